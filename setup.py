@@ -27,6 +27,9 @@ extras = {
     'widgets': ['jupyterlab==4.6.6', 'ipywidgets==8.1.9', 'anywidget==0.11.0', 'plotly==7.1.0', 'kaleido==1.5.0'],
     'experiments': ['papermill==2.7.0'],
     'browser': ['playwright==1.65.2'],
+    # The docs site (python -m sleeping_llm.docs): MkDocs + Material, pymdown's math markup, plotly.js for figures.
+    # KaTeX comes from npm, pinned in sleeping_llm/docs.py.
+    'docs': ['mkdocs==1.6.1', 'mkdocs-material==9.8.1', 'pymdown-extensions==13.1', 'markdown==3.11.3', 'plotly==7.1.0'],
 }
 extras['all'] = sorted({r for v in extras.values() for r in v})
 

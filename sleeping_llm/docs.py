@@ -229,15 +229,17 @@ def plotly_js() -> Path:
     except ImportError: raise RuntimeError("a notebook shows a Plotly figure: pip install -e '.[docs]' (it brings plotly)") from None
     return Path(plotly.__file__).parent/'package_data'/'plotly.min.js'
 
-# %% ../nbs/11_docs.ipynb #83f1d974
+# %% ../nbs/11_docs.ipynb #6e633d67
 DOCS_JS = r"""// Typeset the math that pymdown's arithmatex marked (KaTeX), draw notebook Plotly figures (local plotly.min.js).
 (function () {
   var base = document.currentScript.src.replace(/[^\/]*$/, '');
   function math() {
     if (!window.renderMathInElement) return;
-    document.querySelectorAll('.arithmatex').forEach(function (el) {
-      renderMathInElement(el, {delimiters: [{left: '\\[', right: '\\]', display: true},
-                                            {left: '\\(', right: '\\)', display: false}], throwOnError: false});
+    var opts = {delimiters: [{left: '\\[', right: '\\]', display: true},
+                             {left: '\\(', right: '\\)', display: false}], throwOnError: false};
+    document.querySelectorAll('.arithmatex').forEach(function (el) { renderMathInElement(el, opts); });
+    document.querySelectorAll('.md-nav__link').forEach(function (el) {   // headings with math, in the table of contents
+      if (el.textContent.indexOf('\\(') >= 0) renderMathInElement(el, opts);
     });
   }
   function plots() {
@@ -300,7 +302,7 @@ def mkdocs_config(nav: list, docs_dir: Path, site_dir: Path, name: str, descript
         nav=top + ([{'Experiments': exp}] if exp else []))
     return yaml.safe_dump(conf, sort_keys=False, allow_unicode=True).replace('SLUGIFY', '!!python/name:sleeping_llm.docs.slugify')
 
-# %% ../nbs/11_docs.ipynb #c4a69b48
+# %% ../nbs/11_docs.ipynb #2b6215b1
 def build_site(out: str | Path = '_docs', execute: bool = False, nbs: str | Path | None = None,
                root: str | Path | None = None, quiet: bool = True) -> Path:
     "Build the docs site from the notebooks into `out`; return the path of its entry page, `out/index.html`."
@@ -324,7 +326,8 @@ def build_site(out: str | Path = '_docs', execute: bool = False, nbs: str | Path
                     f = docs/posixpath.dirname(page)/rel
                     f.parent.mkdir(parents=True, exist_ok=True); f.write_bytes(data); files.append(f)
                     return rel
-                nb = process_nb(path, execute=execute)
+                try: nb = process_nb(path, execute=execute)
+                except Exception as e: raise RuntimeError(f'{path.name}: {type(e).__name__}: {e}') from e
                 plots = plots or has_plotly(nb)
                 title, md = nb_markdown(nb, page, set(pages), save, base)
                 (docs/page).parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,53 @@
+"""Sleep killed (SIGKILL) at a random step: the restart sees the pre-sleep or the post-sleep state, never a mix."""
+import random, signal, subprocess, sys, textwrap, time
+from pathlib import Path
+import torch
+
+CHILD = textwrap.dedent('''
+    import sys, torch
+    from sleeping_llm.core import tiny_lm
+    from sleeping_llm.memit import memit, load_facts, Covariance
+    from sleeping_llm.ledger import Ledger
+    import sleeping_llm.sleep as S
+    from sleeping_llm.sleep import Memory, sleep
+    S.perplexity = lambda lm, texts=None: S.__dict__['_ppl'](lm, 'The river runs to the sea. Bread is baked in an oven.')
+    S._ppl = __import__('sleeping_llm.core', fromlist=['perplexity']).perplexity          # a short text keeps steps quick
+    lm = tiny_lm(); m = lm.cfg.memit; m.v_steps = 2; m.n_prefixes = 0
+    lm.cfg.sleep.degraded_threshold = 1.01; lm.cfg.sleep.max_ppl_increase = 100.0   # every sleep refreshes everything
+    facts, _ = load_facts(); cov = Covariance({l: torch.eye(128) * 0.5 for l in m.target_layers})
+    led = Ledger(sys.argv[1], lm)
+    if not led.applied():
+        for f in facts[:6]: led.add(memit(lm, [f], cov))
+    mem = Memory(lm, led, cov)
+    print('READY', flush=True)
+    while True:
+        sleep(mem, progress=lambda step, info: print('STEP', step, flush=True))
+''')
+
+
+def test_sigkill_during_sleep(tmp_path):
+    from sleeping_llm.core import tiny_lm
+    from sleeping_llm.memit import down_proj
+    from sleeping_llm.ledger import Ledger
+    rng = random.Random(1); folder = tmp_path/'ledger'; steps_seen = set()
+    for t in range(10):
+        p = subprocess.Popen([sys.executable, '-c', CHILD, str(folder)], stdout=subprocess.PIPE, text=True)
+        assert p.stdout.readline().strip() == 'READY'
+        target = rng.choice(['health', 'audit', 'maintain', 'apply', 'validate', 'commit', 'audit_after'])
+        for line in p.stdout:                                   # wait for the chosen step, then kill a moment later
+            if line.startswith('STEP'): steps_seen.add(line.split()[1])
+            if line.strip() == f'STEP {target}': break
+        time.sleep(rng.uniform(0, 0.2)); p.send_signal(signal.SIGKILL)
+        p.communicate(); p.wait()
+        lm = tiny_lm(); led = Ledger(folder, lm)
+        live = [r['fact_key'] for r in led.facts()]
+        assert len(live) == 6 and len(set(live)) == 6, 'a fact was lost or is applied twice (a mix of pre- and post-sleep)'
+        applied = led.applied()
+        # all six facts live in one refresh edit (post-sleep) or in the six original edits (before the first sleep)
+        assert len(applied) in (1, 6), applied
+        lm2 = tiny_lm(); Ledger(folder, lm2)
+        for l in lm.cfg.memit.target_layers: assert torch.equal(down_proj(lm, l).weight, down_proj(lm2, l).weight)
+        names = {q.name for q in (folder/'tensors').iterdir()}
+        assert names == {r[0] for r in led.db.execute('SELECT file FROM edits')}
+        led.db.close()
+    assert {'audit', 'maintain', 'validate', 'commit'} <= steps_seen, steps_seen

@@ -107,7 +107,7 @@ def grounded(fact: Fact, text: str, user: str = 'The user') -> bool:
     "The firewall: the object (and a non-user subject) occur as whole words in the user's `text`."
     words = lambda s: re.search(rf"(?<!\w){re.escape(s.lower())}(?!\w)", text.lower()) is not None
     return (fact.relation in RELATIONS and bool(fact.object.strip()) and words(fact.object)
-            and (fact.subject == user or words(fact.subject)))
+            and fact.object.lower() not in fact.subject.lower().split() and (fact.subject == user or words(fact.subject)))
 
 def extract_model(lm: LM, text: str, user: str = 'The user') -> list[Candidate]:
     "Ask the model for a fact in each statement sentence; keep only what passes the grounding firewall."

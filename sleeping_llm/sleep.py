@@ -125,8 +125,9 @@ def maintain(mem: Memory, au: Audit, progress=None) -> Plan:
         plan.replaces = todo
         facts = [r['fact'] for r in au.facts if r['edit_id'] in todo]
         _emit(progress, 'maintain', refreshing=len(facts), protecting=len(healthy))
-        pinned = fact_keys(mem.lm, [r['fact'] for r in healthy], m.target_layers, comps)
-        solver = NullSpaceSolver(mem.cov, m.lambda_reg, pinned, s.null_space_energy)
+        hf, soft = [r['fact'] for r in healthy], s.constraint == 'soft'    # soft: the original design
+        pinned = edit_keys(mem.lm, hf, m.target_layers) if soft else fact_keys(mem.lm, hf, m.target_layers, comps)
+        solver = NullSpaceSolver(mem.cov, m.lambda_reg, pinned, s.null_space_energy, soft=soft)
         plan.refresh = memit(mem.lm, facts, mem.cov, solver=solver)
         plan.refresh.stats['room'] = dict(solver.rank)
     applied = [i for i in mem.ledger.applied() if i not in plan.replaces] + ([-1] if plan.refresh else [])

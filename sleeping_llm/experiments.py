@@ -13,8 +13,8 @@ from .evaluate import begins_with
 
 # %% auto #0
 __all__ = ['SEED_EFFECT', 'QUESTIONS', 'NOTEBOOKS', 'KERNEL', 'draw_facts', 'design', 'question', 'mentions', 'chat_recall',
-           'mean_std', 'aggregate', 'first_below', 'results_dir', 'plot_series', 'save_results', 'experiment_names',
-           'ensure_kernel', 'notebook_parameters', 'run', 'cli']
+           'mean_std', 'aggregate', 'first_below', 'results_dir', 'plot_series', 'save_results', 'resume',
+           'experiment_names', 'ensure_kernel', 'notebook_parameters', 'run', 'cli']
 
 # %% ../nbs/12_experiments.ipynb #3db66402
 SEED_EFFECT = ("which facts are taught and in what order (n random subjects, one random fact each); the model-written "
@@ -106,6 +106,16 @@ def save_results(out: Path, name: str, result: dict, params: dict) -> Path:
     p.write_text(json.dumps(dict(experiment=name, params=params, seeds_change=SEED_EFFECT, machine=machine(), **result),
                             indent=1, default=float, ensure_ascii=False))
     return p
+
+# %% ../nbs/12_experiments.ipynb #bd25198d
+def resume(out: Path, name: str, params: dict) -> dict:
+    "The partial results of an earlier run of `name` in `out` with the same `params` (seeds aside), or {}."
+    p = Path(out)/f'{name}.json'
+    if not p.exists(): return {}
+    d = json.loads(p.read_text())
+    same = {k: v for k, v in d.get('params', {}).items() if k != 'seeds'} == \
+           json.loads(json.dumps({k: v for k, v in params.items() if k != 'seeds'}))
+    return d if d.get('partial') and same else {}
 
 # %% ../nbs/12_experiments.ipynb #3c8f23ff
 NOTEBOOKS = REPO_ROOT/'nbs'/'experiments'

@@ -127,7 +127,9 @@ DEMO_FACTS = [  # (subject, relation, expected object, question, wrong object th
 ]
 CHAT_SUFFIX = ' Answer in one short sentence.'
 
-def _word(obj, text): return re.search(rf"(?<!\w){re.escape(obj.lower())}(?!\w)", text.lower()) is not None
+def _word(obj, text):
+    from sleeping_llm.experiments import mentions
+    return mentions(text, obj)
 
 def answer_from_weights(lm: LM, qs=DEMO_FACTS, max_new_tokens: int = 32) -> list[dict]:
     "Each question answered by raw completion of the relation prompt and through the chat template (no history)."

@@ -4,9 +4,9 @@
 
 # %% ../nbs/10_memory_viz.ipynb #8b3df925
 from __future__ import annotations
-import json
+import functools, hashlib, json
 from pathlib import Path
-import torch, torch.nn.functional as F
+import torch, torch.nn.functional as F, traitlets
 import ipywidgets as widgets
 import plotly.graph_objects as go
 from .core import *
@@ -15,8 +15,8 @@ from .sleep import *
 from .chat_widget import fact_health
 
 # %% auto #0
-__all__ = ['key_overlaps', 'fact_labels', 'overlap_figure', 'recall_curves', 'recall_figure', 'perplexity_history',
-           'perplexity_figure', 'MemoryView', 'export_png']
+__all__ = ['LOADER', 'key_overlaps', 'fact_labels', 'overlap_figure', 'recall_curves', 'recall_figure', 'perplexity_history',
+           'perplexity_figure', 'FigureWidget', 'plotly_bundle', 'MemoryView', 'export_png']
 
 # %% ../nbs/10_memory_viz.ipynb #00cecf8d
 def key_overlaps(ledger: Ledger) -> tuple[list[dict], dict[int, torch.Tensor]]:
@@ -109,8 +109,50 @@ def perplexity_figure(hist: list[dict]) -> go.Figure:
                                  height=380, margin=dict(t=50)))
 
 # %% ../nbs/10_memory_viz.ipynb #d73c3c15
+LOADER = r'''// plotly's FigureWidget front end, loaded once per page and after the widget is up.
+const cache = (globalThis.__sleeping_llm_plotly ??= new Map());
+function bundle(model) {
+  const id = model.get('_bundle_id');
+  if (!cache.has(id)) {
+    const url = URL.createObjectURL(new Blob([model.get('_bundle')], {type: 'text/javascript'}));
+    cache.set(id, import(url).then(m => { URL.revokeObjectURL(url); return m.default; }));
+  }
+  return cache.get(id);
+}
+export default () => {
+  let real, ready;
+  return {
+    initialize({ model }) { ready = bundle(model).then(make => { real = make(); real.initialize({ model }); }); },
+    async render({ el, model }) { await ready; return real.render({ el, model }); },
+  };
+};
+'''
+
+class FigureWidget(go.FigureWidget):
+    "plotly's `FigureWidget` whose 5 MB front-end bundle is imported once per page, after the widget is up."
+    _esm = LOADER
+    _bundle = traitlets.Unicode().tag(sync=True)
+    _bundle_id = traitlets.Unicode().tag(sync=True)
+    @traitlets.default('_bundle')
+    def _read_bundle(self) -> str: return plotly_bundle()[0]
+    @traitlets.default('_bundle_id')
+    def _hash_bundle(self) -> str: return plotly_bundle()[1]
+
+@functools.cache
+def plotly_bundle() -> tuple[str, str]:
+    "The front-end bundle of plotly's FigureWidget, and a short hash of it."
+    import plotly.basewidget
+    text = (Path(plotly.basewidget.__file__).parent/'package_data'/'widgetbundle.js').read_text(encoding='utf-8')
+    return text, hashlib.sha256(text.encode()).hexdigest()[:16]
+
 def _show(w: go.FigureWidget, fig: go.Figure):
-    with w.batch_update(): w.data = []; w.add_traces(list(fig.data)); w.layout = fig.layout
+    "Make `w` show `fig`: traces changed in place where they match, else replaced; the layout replaced."
+    with w.batch_update():
+        if [t.type for t in w.data] == [t.type for t in fig.data]:
+            for a, b in zip(w.data, fig.data): a.update(b.to_plotly_json(), overwrite=True)
+        else: w.data = []; w.add_traces(list(fig.data))
+        w.layout = fig.layout
+    w._repr_mimebundle_()     # the state a new view starts from: plotly writes it only there (a VBox never calls it)
 
 class MemoryView:
     "Key-overlap heatmap (with a layer slider), recall curves and perplexity of a `Memory`, as plotly FigureWidgets."
@@ -118,20 +160,23 @@ class MemoryView:
         self.mem, self.logs = mem, Path(logs or mem.cfg.home/'logs')
         layers = list(mem.ledger.layers)
         self.layer = widgets.SelectionSlider(options=layers, value=layers[0], description='layer')
-        self.heatmap, self.recall, self.ppl = go.FigureWidget(), go.FigureWidget(), go.FigureWidget()
-        for w, c in ((self.layer, 'sl-layer'), (self.heatmap, 'sl-heatmap'), (self.recall, 'sl-recall'), (self.ppl, 'sl-ppl')): w.add_class(c)
+        self._read()
+        self.heatmap = FigureWidget(overlap_figure(self.rows, self.S, self.layer.value))
+        self.recall, self.ppl = FigureWidget(recall_figure(self.curves)), FigureWidget(perplexity_figure(self.hist))
         self.layer.observe(lambda ch: self._draw_layer(), 'value')
-        self.widget = widgets.VBox([self.layer, self.heatmap, self.recall, self.ppl])
-        self.refresh()
+        boxes = [widgets.Box([w]) for w in (self.heatmap, self.recall, self.ppl)]   # anywidgets take no CSS classes
+        for w, c in zip([self.layer] + boxes, ('sl-layer', 'sl-heatmap', 'sl-recall', 'sl-ppl')): w.add_class(c)
+        self.widget = widgets.VBox([self.layer] + boxes)
 
     def _repr_mimebundle_(self, **kw): return self.widget._repr_mimebundle_(**kw)
     def _draw_layer(self): _show(self.heatmap, overlap_figure(self.rows, self.S, self.layer.value))
+    def _read(self):
+        self.rows, self.S = key_overlaps(self.mem.ledger)
+        self.curves, self.hist = recall_curves(self.mem.ledger), perplexity_history(self.logs)
     def refresh(self):
         "Read the ledger and the logs again and redraw."
-        self.rows, self.S = key_overlaps(self.mem.ledger)
-        self._draw_layer()
-        _show(self.recall, recall_figure(recall_curves(self.mem.ledger)))
-        _show(self.ppl, perplexity_figure(perplexity_history(self.logs)))
+        self._read(); self._draw_layer()
+        _show(self.recall, recall_figure(self.curves)); _show(self.ppl, perplexity_figure(self.hist))
 
     def figures(self) -> dict: return dict(key_overlap=self.heatmap, recall=self.recall, perplexity=self.ppl)
     def export(self, folder: Path | str, width: int = 900, height: int = 600) -> list[Path]:

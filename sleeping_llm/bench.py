@@ -13,8 +13,8 @@ from .covariance import *
 from .evaluate import *
 
 # %% auto #0
-__all__ = ['machine', 'bench_edit', 'one_per_subject', 'run_single', 'run_sequential', 'run_batch', 'run_overload', 'run_protect',
-           'save', 'main']
+__all__ = ['machine', 'bench_edit', 'one_per_subject', 'run_single', 'run_sequential', 'run_batch', 'run_overload', 'run_sleep',
+           'run_protect', 'save', 'main']
 
 # %% ../nbs/13_bench.ipynb #69684a94
 def machine() -> dict:
@@ -98,26 +98,43 @@ def run_overload(lm, cov, facts, nb, base, target=0.7, goal=0.95, cycles=3, chec
         if after.recall >= goal: break
     return out
 
+def run_sleep(lm, cov, facts, nb, base, sizes=(10, 30, 60)) -> dict:
+    """Wall time of one sleep with 10, 30 and 60 active facts taught one by one: the same sequential wake edits,
+    a fresh ledger per size."""
+    import tempfile
+    from sleeping_llm.ledger import Ledger
+    from sleeping_llm.sleep import Memory, sleep
+    ew, edits = EditedWeights(lm), []
+    for f in facts[:max(sizes)]: e = memit(lm, [f], cov); ew.apply(e, key=f.id); edits.append(e)
+    ew.reset(); rows = []
+    for n in sizes:
+        led = Ledger(Path(tempfile.mkdtemp())/'ledger', lm)
+        for e in edits[:n]: led.add(e)
+        t0 = time.perf_counter(); rep = sleep(Memory(lm, led, cov)); dt = time.perf_counter() - t0
+        rows.append(dict(active_facts=n, seconds=dt, step_seconds=rep.seconds, degraded_edits=len(rep.degraded_edits),
+                         refreshed=len(rep.refreshed), recall_before=rep.recall_before, recall_after=rep.recall_after,
+                         ppl_drift_vs_base=rep.ppl_after / base['ppl'] - 1, rolled_back=rep.rolled_back))
+        print(f"  {n:3d} facts: sleep {dt:6.1f} s, recall {rep.recall_before:.3f} -> {rep.recall_after:.3f}, "
+              f"refreshed {len(rep.refreshed)}", flush=True)
+        led.weights.reset()
+    return dict(sizes=list(sizes), rows=rows)
+
 def run_protect(lm, cov, facts, nb, base, n_protected=50) -> dict:
     "Edit `n_protected` facts, then one more under the hard constraint: protection ratio and unchanged completions."
-    from sleeping_llm.null_space import NullSpaceSolver, protection_error
-    from sleeping_llm.sleep import CurrentKeys, LazyProtected
+    from sleeping_llm.null_space import NullSpaceSolver, protection_error, fact_keys
     ew = EditedWeights(lm)
     for f in facts[:n_protected]: ew.apply(memit(lm, [f], cov), key=f.id)
     prot_facts = facts[:n_protected]
     before = complete(lm, [f.text for f in prot_facts], 8)
-    keys = CurrentKeys(lm, prot_facts)
-    sol = NullSpaceSolver(cov, lm.cfg.memit.lambda_reg, LazyProtected(keys))
+    pinned = fact_keys(lm, prot_facts, lm.cfg.memit.target_layers, before)
+    sol = NullSpaceSolver(cov, lm.cfg.memit.lambda_reg, pinned)
     new = facts[n_protected]
     e = memit(lm, [new], cov, solver=sol)
-    prot_now = {l: keys(l) for l in e.layers}
-    err = protection_error(lm, e, prot_now)
-    free = memit(lm, [new], cov)
-    err_free = protection_error(lm, free, prot_now)
+    err, err_free = protection_error(lm, e, pinned), protection_error(lm, memit(lm, [new], cov), pinned)
     ew.apply(e, key='new')
     after = complete(lm, [f.text for f in prot_facts], 8)
-    r = dict(n_protected=n_protected, max_ratio=err, max_ratio_unconstrained=err_free,
-             completions_unchanged=sum(a == b for a, b in zip(before, after)) / n_protected,
+    r = dict(n_protected=n_protected, pinned_keys={l: k.shape[1] for l, k in pinned.items()}, max_ratio=err,
+             max_ratio_unconstrained=err_free, completions_unchanged=sum(a == b for a, b in zip(before, after)) / n_protected,
              new_fact_recalled=recall(lm, [new])[0], room=sol.rank)
     ew.reset(); return r
 
@@ -130,7 +147,7 @@ def save(name: str, result: dict, lm: LM) -> Path:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog='python -m sleeping_llm.bench')
-    ap.add_argument('what', choices=['edit', 'single', 'sequential', 'batch', 'overload', 'protect'])
+    ap.add_argument('what', choices=['edit', 'single', 'sequential', 'batch', 'overload', 'protect', 'sleep'])
     ap.add_argument('-n', type=int, default=None, help='number of facts')
     ap.add_argument('--config', default='default')
     ap.add_argument('--tag', default='')
@@ -141,8 +158,8 @@ def main(argv=None):
     if a.what == 'edit': r = bench_edit(lm, cov, facts, a.n or 12)
     else:
         base = base_metrics(lm, nb)
-        n = a.n or dict(single=20, sequential=100, batch=50, overload=150, protect=50)[a.what]
-        fn = dict(single=run_single, sequential=run_sequential, batch=run_batch, overload=run_overload, protect=run_protect)[a.what]
+        n = a.n or dict(single=20, sequential=100, batch=50, overload=150, protect=50, sleep=60)[a.what]
+        fn = dict(single=run_single, sequential=run_sequential, batch=run_batch, overload=run_overload, protect=run_protect, sleep=run_sleep)[a.what]
         r = fn(lm, cov, facts if a.what == 'protect' else facts[:n], nb, base, **({'n_protected': n} if a.what == 'protect' else {}))
         r['base'] = dict(ppl=base['ppl'], fluency=base['fluency'])
     p = save(a.what + (f'-{a.tag}' if a.tag else ''), r, lm)

@@ -10,7 +10,7 @@ from .memit import *
 
 # %% auto #0
 __all__ = ['NoRoom', 'orth_basis', 'm_inv', 'constrained_solve', 'preserved_projection', 'projected_solve', 'NullSpaceSolver',
-           'protected_keys', 'protection_error', 'room', 'plot_room']
+           'protected_keys', 'fact_keys', 'protection_error', 'room', 'plot_room']
 
 # %% ../nbs/03_null_space.ipynb #19326f3b
 class NoRoom(EditError):
@@ -86,6 +86,23 @@ class NullSpaceSolver:
 def protected_keys(edits, layers) -> dict:
     "Stack the keys (N×d_ff per layer) of `edits` into one d_ff×P matrix per layer."
     return {l: torch.cat([e.keys[l] for e in edits if l in e.keys], 0).T for l in layers if any(l in e.keys for e in edits)}
+
+def fact_keys(lm: LM, facts: list[Fact], layers, continuations: list[str] | None = None, every: bool = True) -> dict:
+    """Keys that pin what the model now says about `facts` (d_ff×P per layer): every position of each bare prompt
+    followed by its continuation (default: the object), and the subject's last token in every context template
+    (only the latter with `every=False`)."""
+    if not facts: return {}
+    layers = sorted(layers); conts = continuations or [' ' + f.object.strip() for f in facts]
+    text, _ = padded([lm.tokenizer(f.text + c)['input_ids'] for f, c in zip(facts, conts)], lm.tokenizer.eos_token_id or 0)
+    lens = torch.tensor([len(lm.tokenizer(f.text + c)['input_ids']) for f, c in zip(facts, conts)])
+    rows = key_rows(lm, facts, context_templates(lm))
+    with torch.no_grad():
+        _, every_k, _ = run_layers(lm, embed(lm, text.to(lm.device)), 0, layers[-1] + 1, want_keys=set(layers))
+        _, subj, _ = run_layers(lm, embed(lm, rows.ids.to(lm.device)), 0, layers[-1] + 1, want_keys=set(layers))
+    valid = torch.arange(text.shape[1])[None] < lens[:, None]
+    at = torch.arange(len(rows.lens)), torch.tensor(rows.subj)
+    return {l: torch.cat(([every_k[l][valid.to(every_k[l].device)].float().cpu()] if every else []) + [subj[l][at].float().cpu()]).T
+            for l in layers}
 
 def protection_error(lm: LM, edit: Edit, protected: dict) -> float:
     "max over layers and protected keys of ‖ΔW k_h‖ / ‖W k_h‖ for the edit's ΔW."

@@ -15,8 +15,8 @@ from .null_space import *
 from .ledger import *
 
 # %% auto #0
-__all__ = ['Memory', 'health_check', 'curate', 'Audit', 'audit', 'Plan', 'CurrentKeys', 'LazyProtected', 'maintain',
-           'apply_tentative', 'validate', 'commit', 'SleepReport', 'sleep', 'nap', 'pressure']
+__all__ = ['Memory', 'health_check', 'curate', 'Audit', 'audit', 'Plan', 'object_budget', 'subject_closure', 'take_out',
+           'maintain', 'apply_tentative', 'validate', 'commit', 'SleepReport', 'sleep', 'nap', 'pressure']
 
 # %% ../nbs/05_sleep.ipynb #b734e4bd
 @dataclass
@@ -60,8 +60,7 @@ def audit(mem: Memory, rows: list[dict] | None = None, context: str = 'sleep', p
     "Step 3: re-test every fact (or the given rows) by greedy free generation and record the results."
     rows = rows if rows is not None else [r for rs in curate(mem).values() for r in rs]
     facts = [r['fact'] for r in rows]
-    n = max([len(mem.lm.tokenizer(' ' + f.object, add_special_tokens=False)['input_ids']) for f in facts] + [1]) + 2
-    comps = complete(mem.lm, [f.text for f in facts], n) if facts else []
+    comps = complete(mem.lm, [f.text for f in facts], object_budget(mem.lm, facts)) if facts else []
     para = recall(mem.lm, facts, paraphrases=True) if paraphrases else []
     out, i, hist = [], 0, []
     for r, f, c in zip(rows, facts, comps):
@@ -87,37 +86,54 @@ class Plan:
     @property
     def empty(self) -> bool: return self.refresh is None and not self.prune
 
-class CurrentKeys:
-    """Protected keys read on the model as it is when a layer is about to be solved: the key of every prompt
-    variant of every healthy fact (not only their average — a zero on the average is not a zero on each)."""
-    def __init__(self, lm: LM, facts: list[Fact]):
-        self.lm, self.facts = lm, facts
-        self.rows = key_rows(lm, facts, context_templates(lm)) if facts else None
-    def __call__(self, l: int):
-        if not self.facts: return None
-        with torch.no_grad(): _, ks, _ = run_layers(self.lm, embed(self.lm, self.rows.ids), 0, l + 1, want_keys=(l,))
-        return ks[l][torch.arange(len(self.rows.lens)), torch.tensor(self.rows.subj)].T   # d_ff × (facts·templates)
+def object_budget(lm: LM, facts: list[Fact]) -> int:
+    "Tokens to generate when testing `facts`: the longest object plus two."
+    return max([len(lm.tokenizer(' ' + f.object, add_special_tokens=False)['input_ids']) for f in facts] + [1]) + 2
 
-class LazyProtected(dict):
-    def __init__(self, fn): super().__init__(); self.fn = fn
-    def get(self, l, default=None): return self.fn(l)
+def subject_closure(au: Audit, todo) -> list[int]:
+    "`todo` plus every edit holding a fact about a subject in it (one subject, one key: refresh them together)."
+    todo = set(todo)
+    while True:
+        subjects = {r['fact'].subject for r in au.facts if r['edit_id'] in todo}
+        more = {r['edit_id'] for r in au.facts if r['fact'].subject in subjects} - todo
+        if not more: return sorted(todo)
+        todo |= more
+
+def take_out(mem: Memory, au: Audit, todo, rounds: int = 3):
+    """Take the `todo` edits out of the in-memory weights, re-test the facts that were healthy, and widen `todo` with
+    the edits of facts that relied on the removed ones. Returns (todo, healthy rows, their completions now)."""
+    w = mem.ledger.weights
+    for _ in range(rounds):
+        todo = subject_closure(au, todo)
+        for i in todo: w.active.pop(str(i), None)
+        w._rebuild(w.layers)
+        keep = [r for r in au.facts if r['edit_id'] not in todo and r['ok']]
+        comps = complete(mem.lm, [r['fact'].text for r in keep], object_budget(mem.lm, [r['fact'] for r in keep])) if keep else []
+        ok = [begins_with(c, r['fact'].object) for r, c in zip(keep, comps)]
+        lost = {r['edit_id'] for r, o in zip(keep, ok) if not o}
+        if not lost: break
+        todo = sorted(set(todo) | lost)
+    return todo, [r for r, o in zip(keep, ok) if o], [c for c, o in zip(comps, ok) if o]
 
 def maintain(mem: Memory, au: Audit, progress=None) -> Plan:
     "Step 4: plan the refresh of degraded edits (hard-constrained, batched) and the pruning of the excess."
     s, m = mem.cfg.sleep, mem.cfg.memit
     todo = au.degraded[: s.max_refresh_per_cycle] if s.max_refresh_per_cycle else []
-    plan = Plan(replaces=list(todo))
-    w = mem.ledger.weights
+    plan = Plan()
     if todo:
-        for i in todo: w.active.pop(str(i), None)
-        w._rebuild(w.layers)                                     # tentative: degraded edits out
+        todo, healthy, comps = take_out(mem, au, todo)
+        plan.replaces = todo
         facts = [r['fact'] for r in au.facts if r['edit_id'] in todo]
-        healthy = [r['fact'] for r in au.facts if r['edit_id'] not in todo]
         _emit(progress, 'maintain', refreshing=len(facts), protecting=len(healthy))
-        solver = NullSpaceSolver(mem.cov, m.lambda_reg, LazyProtected(CurrentKeys(mem.lm, healthy)), s.null_space_energy)
-        plan.refresh = memit(mem.lm, facts, mem.cov, solver=solver)
-        plan.refresh.stats['room'] = dict(solver.rank)
-    applied = [i for i in mem.ledger.applied() if i not in todo] + ([-1] if plan.refresh else [])
+        for every in (True, False):
+            pinned = fact_keys(mem.lm, [r['fact'] for r in healthy], m.target_layers, comps, every=every)
+            solver = NullSpaceSolver(mem.cov, m.lambda_reg, pinned, s.null_space_energy)
+            try: plan.refresh = memit(mem.lm, facts, mem.cov, solver=solver); break
+            except NoRoom:
+                if not every: raise
+                _emit(progress, 'maintain', note='no room to pin every position: pinning subject keys only')
+        plan.refresh.stats.update(room=dict(solver.rank), pinned='every position' if every else 'subject keys')
+    applied = [i for i in mem.ledger.applied() if i not in plan.replaces] + ([-1] if plan.refresh else [])
     excess = len(applied) - m.max_active_edits
     if excess > 0:
         created = dict(mem.ledger.db.execute('SELECT id, created FROM edits'))

@@ -134,6 +134,8 @@ def plan_injection(ledger: Ledger, facts: list[Fact]) -> dict:
         if r is None: new.append(f)
         elif r['fact'].object.lower() == f.object.lower(): known.append(f)
         else: new.append(f); corrected.append((r['fact'], f)); replaces.add(r['edit_id'])
+    subjects = {f.subject for f in new}                   # one subject, one key: rewrite its facts together
+    replaces |= {r['edit_id'] for r in live.values() if r['fact'].subject in subjects}
     keys = set(last)
     carry = [r['fact'] for r in ledger.facts() if r['edit_id'] in replaces and fact_key(r['fact']) not in keys]
     return dict(known=known, new=new, corrected=corrected, replaces=sorted(replaces), carry=carry)

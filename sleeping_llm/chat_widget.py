@@ -174,7 +174,8 @@ def _progress(self: ChatPanel, step: str, info: dict):
     else:
         if step == 'health': self.progress.value, self.progress.bar_style = 0, 'info'
         if step in STEPS: self.progress.value = STEPS.index(step) + 1
-        extra = f" ({info['refreshing']} to refresh, {info['protecting']} protected)" if 'refreshing' in info else ''
+        extra = (f" ({info['refreshing']} to refresh, {info['protecting']} protected)" if 'refreshing' in info else '') + (
+                 f" — {info['note']}" if 'note' in info else '')
         self.step.value = _e(f"sleep: {step}{extra}")
         if step == 'report':
             rep = info['report']; self.last['sleep'] = rep

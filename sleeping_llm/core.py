@@ -317,8 +317,8 @@ def _encode_chat(lm: LM, messages: list[dict]):
     return ids['input_ids']
 
 def generate_ids(lm: LM, input_ids, max_new_tokens=None, temperature=0.0, top_p=None, seed=None,
-                 repetition_penalty=None):
-    "Generate from token ids; return the new ids only."
+                 repetition_penalty=None, streamer=None):
+    "Generate from token ids; return the new ids only. A transformers `streamer` receives the ids as they come."
     import torch
     kw = dict(max_new_tokens=max_new_tokens or lm.cfg.model.max_new_tokens, pad_token_id=lm.tokenizer.eos_token_id)
     if temperature and temperature > 0:
@@ -326,6 +326,7 @@ def generate_ids(lm: LM, input_ids, max_new_tokens=None, temperature=0.0, top_p=
         kw.update(do_sample=True, temperature=temperature, top_p=top_p or lm.cfg.model.top_p)
     else: kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
     if repetition_penalty: kw['repetition_penalty'] = repetition_penalty
+    if streamer is not None: kw['streamer'] = streamer
     input_ids = input_ids.to(lm.device)
     with torch.no_grad():
         out = lm.model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), **kw)

@@ -76,7 +76,7 @@ class Ledger:
         self.folder.mkdir(parents=True, exist_ok=True); (self.folder/'tensors').mkdir(exist_ok=True)
         self.path = self.folder/'ledger.sqlite3'
         try:
-            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
             self.db.execute('PRAGMA journal_mode=WAL'); self.db.execute('PRAGMA synchronous=FULL')
             self.db.executescript(SCHEMA)
             meta = dict(self.db.execute('SELECT key, value FROM meta'))

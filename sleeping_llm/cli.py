@@ -127,7 +127,9 @@ DEMO_FACTS = [  # (subject, relation, expected object, question, wrong object th
 ]
 CHAT_SUFFIX = ' Answer in one short sentence.'
 
-def _word(obj, text): return re.search(rf"(?<!\w){re.escape(obj.lower())}(?!\w)", text.lower()) is not None
+def _word(obj, text):
+    from sleeping_llm.experiments import mentions
+    return mentions(text, obj)
 
 def answer_from_weights(lm: LM, qs=DEMO_FACTS, max_new_tokens: int = 32) -> list[dict]:
     "Each question answered by raw completion of the relation prompt and through the chat template (no history)."
@@ -251,6 +253,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument('--answer-to', default=None, help=argparse.SUPPRESS)
     sub.add_parser('sleep', help='one full sleep on the ledger of paths.home')
     sub.add_parser('status', help='facts, edits and sleep pressure of the ledger of paths.home')
+    p = sub.add_parser('experiments', help='run the parameterised experiments of nbs/experiments with papermill')
+    es = p.add_subparsers(dest='exp_command', required=True)
+    r = es.add_parser('run', help='execute one experiment into data/results/NAME (notebook, JSON, PNG and HTML plots)')
+    r.add_argument('name'); r.add_argument('--seeds', type=int, default=1, help='seeds 0..N-1 (mean ± std over them)')
+    r.add_argument('-p', '--parameter', nargs=2, action='append', metavar=('KEY', 'VALUE'), help='a notebook parameter (YAML value)')
+    r.add_argument('--out', default=None, help='results folder (default data/results/NAME)')
+    es.add_parser('list', help='the experiments and their default parameters')
     return ap
 
 def reset(cfg: Config) -> str:
@@ -277,6 +286,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == 'demo':
             if args.answer_to: return _answer_child(cfg, args.answer_to)
             demo(cfg, args, args.out)
+        elif args.command == 'experiments':
+            from sleeping_llm.experiments import cli as experiments_cli
+            return experiments_cli(args)
         elif args.command in ('sleep', 'status'):
             mem = open_memory(cfg)
             if args.command == 'sleep': print(sleep_cycle(mem, progress=SleepBar()))

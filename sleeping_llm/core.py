@@ -66,8 +66,10 @@ class MemitConfig:
     covariance: str = opt('full', choices=('full', 'diagonal'))
     covariance_samples: int = opt(20000, lo=100, doc='tokens of reference corpus for C')
     key_position: str = opt('subject_last', choices=('subject_last', 'prompt_last'))
+    prompt_rows: bool = opt(False, doc="the prompt's other tokens as soft zero-target rows of the solve (original design)")
     n_prefixes: int = opt(5, lo=0, hi=50, doc='model-written context prefixes for keys and v*')
     prefix_tokens: int = opt(10, lo=1, hi=64)
+    prefix_seed: int = opt(0, lo=0, doc='which set of model-written prefixes (0: the default set)')
     v_lr: float = opt(1.0, lo=0.0, lo_open=True)
     v_steps: int = opt(25, lo=1, hi=1000)
     v_kl_factor: float = opt(0.0625, lo=0.0)
@@ -84,6 +86,7 @@ class SleepConfig:
     max_refresh_per_cycle: int = opt(30, lo=0)
     nap_audit_count: int = opt(5, lo=1)
     null_space_energy: float = opt(0.0, lo=0.0, hi=1.0, doc='preserved-knowledge projection; 0 = off')
+    constraint: str = opt('hard', choices=('hard', 'soft'), doc='healthy keys in a refresh: exact ΔW k = 0, or soft zero-target rows')
 
 @dataclass
 class HealthConfig:

@@ -171,6 +171,8 @@ def results_md(root: Path, site: Path, max_chars: int = 20_000) -> str:
     root, site = Path(root), Path(site)
     out = ['---', 'title: Results', '---', '', '# Results', '',
            '> What the experiments (`data/results/`) and benchmarks (`data/bench/`) wrote, as of this build.', '']
+    summary = root/RESULT_DIRS[0]/'README.md'                       # a written summary of the results, if there is one
+    if summary.is_file(): out += [summary.read_text(encoding='utf-8').strip(), '']
     n = 0
     for d in RESULT_DIRS:
         files = sorted(p for p in (root/d).rglob('*') if p.is_file() and p.suffix.lower() in RESULT_KINDS) if (root/d).is_dir() else []

@@ -67,12 +67,13 @@ def context_templates(lm: LM, n: int | None = None, tokens: int | None = None) -
     m = lm.cfg.memit
     n = m.n_prefixes if n is None else n; tokens = tokens or m.prefix_tokens
     if n == 0: return ['{}']
-    path = lm.cfg.cache/'prefixes'/f'{lm.fingerprint}-{n}-{tokens}.json'
+    s = m.prefix_seed                                   # 0: the default set (and its old cache name)
+    path = lm.cfg.cache/'prefixes'/(f'{lm.fingerprint}-{n}-{tokens}' + (f'-s{s}' if s else '') + '.json')
     if path.exists(): return json.loads(path.read_text())
     out = ['{}']
     for i in range(n):
         seed = PREFIX_SEEDS[i % len(PREFIX_SEEDS)]
-        txt = seed + generate(lm, seed, max_new_tokens=tokens, temperature=1.0, top_p=0.95, seed=i)
+        txt = seed + generate(lm, seed, max_new_tokens=tokens, temperature=1.0, top_p=0.95, seed=i + 1000 * s)
         txt = ' '.join(txt.replace('{', ' ').replace('}', ' ').split())
         out.append(txt + '. {}')
     path.parent.mkdir(parents=True, exist_ok=True); path.write_text(json.dumps(out))
@@ -357,8 +358,11 @@ def memit(lm: LM, facts: list[Fact], cov: Covariance, layers=None, solver='woodb
                 K = gather_rows(ks[l], rows, len(facts))                                  # N × d_ff
                 h_L = out[torch.tensor(raw), torch.tensor([rows.subj[b] for b in raw])]  # N × d
                 R = m.residual_scale * (v_star - h_L) / (len(layers) - i)
-                A = (solver(l, K.T) if callable(solver) else solve_woodbury(cov.chol(l), K.T, m.lambda_reg)
-                     if solver == 'woodbury' else solve_direct(cov[l], K.T, m.lambda_reg))
+                Kt = K.T
+                if m.prompt_rows:        # the prompt's other tokens: extra columns of K with target 0 (soft)
+                    Kt = torch.cat([Kt] + [ks[l][b, :rows.subj[b]].T for b in raw], 1)
+                A = (solver(l, Kt) if callable(solver) else solve_woodbury(cov.chol(l), Kt, m.lambda_reg)
+                     if solver == 'woodbury' else solve_direct(cov[l], Kt, m.lambda_reg))[:, :len(facts)]
                 U[l], V[l], keys[l] = R.T.double().float().contiguous(), A.float().contiguous(), K.float()
                 W = down_proj(lm, l).weight
                 W.add_((U[l] @ V[l].T).to(W.dtype))

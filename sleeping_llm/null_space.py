@@ -10,7 +10,7 @@ from .memit import *
 
 # %% auto #0
 __all__ = ['NoRoom', 'orth_basis', 'm_inv', 'constrained_solve', 'preserved_projection', 'projected_solve', 'NullSpaceSolver',
-           'protected_keys', 'fact_keys', 'protection_error', 'room', 'plot_room']
+           'protected_keys', 'fact_keys', 'edit_keys', 'protection_error', 'room', 'plot_room']
 
 # %% ../nbs/03_null_space.ipynb #19326f3b
 class NoRoom(EditError):
@@ -65,8 +65,8 @@ def projected_solve(U_hat, ev, K, lam, Kp=None) -> torch.Tensor:
 # %% ../nbs/03_null_space.ipynb #e456fc8c
 class NullSpaceSolver:
     "Solver for `memit`: hard constraints ΔW k_h = 0 on protected keys, optional energy projection."
-    def __init__(self, cov: Covariance, lam: float, protected: dict | None = None, energy: float = 0.0):
-        self.cov, self.lam, self.energy = cov, lam, energy
+    def __init__(self, cov: Covariance, lam: float, protected: dict | None = None, energy: float = 0.0, soft: bool = False):
+        self.cov, self.lam, self.energy, self.soft = cov, lam, energy, soft
         self.protected = {} if protected is None else protected    # not `or`: a lazy mapping is empty until asked
         self.rank, self._proj = {}, {}
     def projection(self, l):
@@ -76,6 +76,8 @@ class NullSpaceSolver:
         Kp = self.protected.get(l)
         if Kp is not None and Kp.numel() == 0: Kp = None
         if Kp is not None and Kp.shape[0] != K.shape[0]: Kp = Kp.T          # accept P×d_ff as well as d_ff×P
+        if self.soft and Kp is not None:       # the original design: protected keys as soft zero-target rows
+            self.rank[l] = K.shape[0]; return m_inv(self.cov.chol(l), torch.cat([K, Kp.to(K.dtype)], 1), self.lam, K)
         nq = 0 if Kp is None else orth_basis(Kp).shape[1]
         if self.energy > 0:
             Uh, ev = self.projection(l); self.rank[l] = Uh.shape[1] - nq
@@ -103,6 +105,13 @@ def fact_keys(lm: LM, facts: list[Fact], layers, continuations: list[str] | None
     at = torch.arange(len(rows.lens)), torch.tensor(rows.subj)
     return {l: torch.cat(([every_k[l][valid.to(every_k[l].device)].float().cpu()] if every else []) + [subj[l][at].float().cpu()]).T
             for l in layers}
+
+def edit_keys(lm: LM, facts: list[Fact], layers) -> dict:
+    "Each fact's key as an edit reads it now (its templates' weighted average at the key position), d_ff×N per layer."
+    if not facts: return {}
+    layers = sorted(layers); rows = key_rows(lm, facts, context_templates(lm))
+    with torch.no_grad(): _, ks, _ = run_layers(lm, embed(lm, rows.ids.to(lm.device)), 0, layers[-1] + 1, want_keys=set(layers))
+    return {l: gather_rows(ks[l], rows, len(facts)).float().cpu().T for l in layers}
 
 def protection_error(lm: LM, edit: Edit, protected: dict) -> float:
     "max over layers and protected keys of ‖ΔW k_h‖ / ‖W k_h‖ for the edit's ΔW."

@@ -125,14 +125,15 @@ def maintain(mem: Memory, au: Audit, progress=None) -> Plan:
         plan.replaces = todo
         facts = [r['fact'] for r in au.facts if r['edit_id'] in todo]
         _emit(progress, 'maintain', refreshing=len(facts), protecting=len(healthy))
+        hf, soft = [r['fact'] for r in healthy], s.constraint == 'soft'    # soft: the original design's rows
         for every in (True, False):
-            pinned = fact_keys(mem.lm, [r['fact'] for r in healthy], m.target_layers, comps, every=every)
-            solver = NullSpaceSolver(mem.cov, m.lambda_reg, pinned, s.null_space_energy)
+            pinned = edit_keys(mem.lm, hf, m.target_layers) if soft else fact_keys(mem.lm, hf, m.target_layers, comps, every=every)
+            solver = NullSpaceSolver(mem.cov, m.lambda_reg, pinned, s.null_space_energy, soft=soft)
             try: plan.refresh = memit(mem.lm, facts, mem.cov, solver=solver); break
             except NoRoom:
                 if not every: raise
                 _emit(progress, 'maintain', note='no room to pin every position: pinning subject keys only')
-        plan.refresh.stats.update(room=dict(solver.rank), pinned='every position' if every else 'subject keys')
+        plan.refresh.stats.update(room=dict(solver.rank), pinned='soft rows' if soft else 'every position' if every else 'subject keys')
     applied = [i for i in mem.ledger.applied() if i not in plan.replaces] + ([-1] if plan.refresh else [])
     excess = len(applied) - m.max_active_edits
     if excess > 0:

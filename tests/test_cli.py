@@ -21,3 +21,13 @@ def test_bad_override_is_one_clear_error():
     r = run('--set', 'memit.lamda_reg=5', 'probe')
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == ["sleeping-llm: memit.lamda_reg: unknown key (did you mean 'lambda_reg'?)"]
+
+
+def test_experiments_list_and_bad_parameter():
+    r = run('experiments', 'list')
+    assert r.returncode == 0, r.stderr
+    names = [line.split()[0] for line in r.stdout.splitlines() if line.strip()]
+    assert {'capacity', 'convergence', 'consolidation_sweep', 'comprehensive', 'rag_baseline'} <= set(names)
+    r = run('experiments', 'run', 'capacity', '-p', 'n_fact', '3')
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines()[-1].startswith("sleeping-llm: capacity: unknown parameter(s) ['n_fact']; parameters: [")

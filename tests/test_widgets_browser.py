@@ -126,7 +126,7 @@ def test_chat_notebook_in_the_browser(lab):
             times['sleep_s'] = t() - t0
             report = _text(page, '.sl-report')
             assert 'recall 1.000 -> 1.000' in report and 'perplexity' in report, report
-            assert 'slept: recall 1.00' in _text(page, '.sl-transcript')
+            page.wait_for_function("() => document.querySelector('.sl-transcript').innerText.includes('slept: recall 1.00')", timeout=30_000)
             bar = page.locator('.sl-progress .progress-bar-success')                 # the progress display, full
             assert bar.count() == 1 and bar.first.evaluate('e => e.style.width') == '100%'
 

@@ -8,6 +8,7 @@ import argparse, json, platform, statistics, sys, time
 from pathlib import Path
 import torch
 from .core import *
+from .backends import load_model
 from .memit import *
 from .covariance import *
 from .evaluate import *
@@ -155,7 +156,7 @@ def main(argv=None):
     ap.add_argument('--tag', default='')
     ap.add_argument('--all-facts', action='store_true', help='use every fact (several per person), not one per person')
     a = ap.parse_args(argv)
-    lm = load_lm(a.config); facts, nb = load_facts(); cov = get_covariance(lm)
+    lm = load_model(a.config); facts, nb = load_facts(); cov = get_covariance(lm)
     if not a.all_facts: facts = one_per_subject(facts)
     if a.what == 'edit': r = bench_edit(lm, cov, facts, a.n or 12)
     else:

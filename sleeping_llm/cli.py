@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse, json, os, shutil, subprocess, sys, time
 from pathlib import Path
 from .core import *
+from .backends import load_model
 
 # %% auto #0
 __all__ = ['COMMANDS', 'DEMO_TURNS', 'DEMO_FACTS', 'CHAT_SUFFIX', 'probe', 'SleepBar', 'print_status', 'repl',
@@ -15,11 +16,11 @@ __all__ = ['COMMANDS', 'DEMO_TURNS', 'DEMO_FACTS', 'CHAT_SUFFIX', 'probe', 'Slee
 # %% ../nbs/08_cli.ipynb #75079b5c
 def probe(cfg: Config, prompt: str = 'The capital of France is', max_new_tokens: int = 12) -> dict:
     "Load the model, complete `prompt` greedily, measure reference perplexity; return what was seen."
-    lm = load_lm(cfg)
+    lm = load_model(cfg)
     t0 = time.perf_counter(); completion = generate(lm, prompt, max_new_tokens=max_new_tokens)
     gen_s = time.perf_counter() - t0
     t0 = time.perf_counter(); ppl = perplexity(lm); ppl_s = time.perf_counter() - t0
-    return dict(model=cfg.model.name, fingerprint=lm.fingerprint, load_seconds=round(lm.load_seconds, 3),
+    return dict(model=cfg.model.name, backend=lm.backend, fingerprint=lm.fingerprint, load_seconds=round(lm.load_seconds, 3),
                 prompt=prompt, completion=completion, generate_seconds=round(gen_s, 3),
                 reference_perplexity=round(ppl, 4), perplexity_seconds=round(ppl_s, 3))
 
@@ -191,7 +192,7 @@ def demo(cfg: Config, args, out_dir: Path | None = None) -> dict:
         elif p.exists(): p.unlink()
     dcfg = load_config(args.config, {**_overrides(args.set), 'paths.home': str(home)})
     T, secs = time.perf_counter, {}
-    t0 = T(); lm = load_lm(dcfg); secs['load'] = T() - t0
+    t0 = T(); lm = load_model(dcfg); secs['load'] = T() - t0
     print(f"[1/4] base model {dcfg.model.name}: asking the questions before teaching anything ...", flush=True)
     t0 = T(); base = answer_from_weights(lm); secs['base_questions'] = T() - t0
     print(f"      base model answers {sum(x['raw_ok'] for x in base)}/{len(base)} raw, {sum(x['chat_ok'] for x in base)}/{len(base)} chat")
@@ -225,7 +226,7 @@ def demo(cfg: Config, args, out_dir: Path | None = None) -> dict:
     return r
 
 def _answer_child(cfg: Config, path: str) -> int:
-    t0 = time.perf_counter(); lm = load_lm(cfg); Ledger(cfg.home/'ledger', lm)    # the ledger applies its edits
+    t0 = time.perf_counter(); lm = load_model(cfg); Ledger(cfg.home/'ledger', lm)    # the ledger applies its edits
     res = answer_from_weights(lm)
     Path(path).write_text(json.dumps(res, ensure_ascii=False)); return 0
 
@@ -279,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             r = probe(cfg, args.prompt)
             if args.json: print(json.dumps(r, indent=2))
             else:
-                print(f"model       {r['model']} (fingerprint {r['fingerprint']}, loaded in {r['load_seconds']:.2f} s)")
+                print(f"model       {r['model']} ({r['backend']}, fingerprint {r['fingerprint']}, loaded in {r['load_seconds']:.2f} s)")
                 print(f"completion  {r['prompt']!r} -> {r['completion']!r}")
                 print(f"perplexity  {r['reference_perplexity']:.2f} on data/reference ({r['perplexity_seconds']:.1f} s)")
         elif args.command == 'chat': return repl(cfg)

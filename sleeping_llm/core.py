@@ -4,17 +4,28 @@
 
 # %% ../nbs/00_core.ipynb #deb855bf
 from __future__ import annotations
-import dataclasses, difflib, hashlib, importlib.util, json, math, os, shutil, tempfile, time, types, typing
+import ctypes, ctypes.util, dataclasses, difflib, hashlib, importlib.util, json, math, os, shutil, sys, tempfile, time, types, typing
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['REPO_ROOT', 'DATA', 'EMBEDDED_PACKAGE', 'EMBEDDED_GGUF', 'default_home', 'default_cache', 'ConfigError', 'opt',
-           'ModelConfig', 'ContextConfig', 'MemitConfig', 'SleepConfig', 'HealthConfig', 'PathsConfig', 'Config',
-           'config_from_dict', 'load_config', 'config_to_dict', 'ModelNotFound', 'embedded_gguf', 'file_fingerprint',
-           'convert_gguf', 'model_folder', 'LM', 'folder_fingerprint', 'load_lm', 'tiny_lm', 'generate_ids', 'generate',
-           'chat', 'reference_texts', 'nll', 'perplexity']
+__all__ = ['MLX_BLAS', 'REPO_ROOT', 'DATA', 'EMBEDDED_PACKAGE', 'EMBEDDED_GGUF', 'preload_blas', 'default_home', 'default_cache',
+           'ConfigError', 'opt', 'ModelConfig', 'ContextConfig', 'MemitConfig', 'SleepConfig', 'HealthConfig',
+           'PathsConfig', 'Config', 'config_from_dict', 'load_config', 'config_to_dict', 'ModelNotFound',
+           'embedded_gguf', 'file_fingerprint', 'convert_gguf', 'model_folder', 'LM', 'folder_fingerprint',
+           'load_transformers', 'load_lm', 'tiny_lm', 'generate', 'chat', 'reference_texts', 'nll', 'perplexity']
+
+# %% ../nbs/00_core.ipynb #4f4f2f20
+def preload_blas() -> str | None:
+    "On Linux with mlx installed and not yet imported, load the system's OpenBLAS globally; the library loaded, or None."
+    if sys.platform != 'linux' or 'mlx.core' in sys.modules or importlib.util.find_spec('mlx') is None: return None
+    lib = os.environ.get('SLEEPING_LLM_MLX_BLAS') or ctypes.util.find_library('openblas')
+    if not lib or lib == 'none': return None
+    try: ctypes.CDLL(lib, mode=ctypes.RTLD_GLOBAL); return lib
+    except OSError: return None
+
+MLX_BLAS = preload_blas()
 
 # %% ../nbs/00_core.ipynb #c2ddf91b
 REPO_ROOT = Path(__file__).resolve().parent.parent if '__file__' in globals() else Path.cwd().parent
@@ -260,16 +271,27 @@ def _dtype(name):
     return {'float32': torch.float32, 'bfloat16': torch.bfloat16, 'float16': torch.float16}[name]
 
 class LM:
-    "A causal LM with its tokenizer, the config it came from and the fingerprint of its base weights."
+    "A transformers causal LM (the torch backend) with its tokenizer, the config it came from and the fingerprint of its base weights."
+    backend = 'torch'
     def __init__(self, model, tokenizer, cfg: Config, folder: Path | None = None, fingerprint: str = ''):
         self.model, self.tokenizer, self.cfg, self.folder, self.fingerprint = model, tokenizer, cfg, folder, fingerprint
         self.load_seconds = 0.0
 
     @property
-    def device(self): return next(self.model.parameters()).device
+    def device(self): return self.model.get_input_embeddings().weight.device      # where token ids go in
     @property
     def n_layers(self) -> int: return self.model.config.num_hidden_layers
-    def __repr__(self): return f"LM({self.cfg.model.name}, {self.n_layers} layers, fingerprint={self.fingerprint})"
+    @property
+    def d_ff(self) -> int: return self.model.config.intermediate_size
+    @property
+    def max_len(self) -> int: return getattr(self.model.config, 'max_position_embeddings', 2048)
+    def __repr__(self): return f"LM({self.cfg.model.name}, {self.backend}, {self.n_layers} layers, fingerprint={self.fingerprint})"
+
+    def logits(self, ids, mask=None):
+        "Float logits (B×T×V) of token ids (B×T), with an optional attention mask."
+        import torch
+        with torch.no_grad():
+            return self.model(input_ids=ids.to(self.device), attention_mask=None if mask is None else mask.to(self.device)).logits.float()
 
 def folder_fingerprint(folder: Path) -> str:
     "Fingerprint of a model folder: its config and the fingerprints of its weight files."
@@ -277,21 +299,29 @@ def folder_fingerprint(folder: Path) -> str:
     for f in sorted(Path(folder).glob('*.safetensors')): h.update(file_fingerprint(f).encode())
     return h.hexdigest()[:16]
 
-def load_lm(cfg: Config | str | Path = 'default') -> LM:
-    "Load the model a config names (the embedded default unless told otherwise), offline."
-    if not isinstance(cfg, Config): cfg = load_config(cfg)
+def load_transformers(cfg: Config, folder: Path | None = None, tag: str = '', **kw) -> LM:
+    """Load `folder` (default: the config's model) with transformers in `cfg.model.dtype`, frozen, offline; `kw` go to
+    `from_pretrained` and `tag` to the fingerprint (a quantized model is another model)."""
     _offline()
-    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     t0 = time.perf_counter()
-    folder = model_folder(cfg)
+    folder = folder or model_folder(cfg)
     tok = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, use_safetensors=True,
-                                                 dtype=_dtype(cfg.model.dtype)).eval()
+                                                 dtype=_dtype(cfg.model.dtype), **kw).eval()
     for p in model.parameters(): p.requires_grad_(False)
-    lm = LM(model, tok, cfg, folder, folder_fingerprint(folder))
+    lm = LM(model, tok, cfg, folder, folder_fingerprint(folder) + tag)
     lm.load_seconds = time.perf_counter() - t0
     return lm
+
+def load_lm(cfg: Config | str | Path = 'default') -> LM:
+    "Load the model a config names (the embedded default unless told otherwise) with torch on one device, offline."
+    if not isinstance(cfg, Config): cfg = load_config(cfg)
+    m = cfg.model
+    if m.backend != 'torch' or m.quantization or m.device_map:
+        raise ConfigError(f"model: backend {m.backend!r}, quantization {m.quantization!r}, device_map {m.device_map!r} "
+                          "need sleeping_llm.backends.load_model(cfg)")
+    return load_transformers(cfg, tag='' if m.dtype == 'float32' else f'-{m.dtype}')
 
 # %% ../nbs/00_core.ipynb #f1000765
 def tiny_lm(seed: int = 0, n_layers: int = 4, hidden: int = 64, d_ff: int = 128, heads: int = 4, kv_heads: int = 2,
@@ -316,32 +346,52 @@ def _encode_chat(lm: LM, messages: list[dict]):
     ids = lm.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors='pt', return_dict=True)
     return ids['input_ids']
 
-def generate_ids(lm: LM, input_ids, max_new_tokens=None, temperature=0.0, top_p=None, seed=None,
-                 repetition_penalty=None, streamer=None):
-    "Generate from token ids; return the new ids only. A transformers `streamer` receives the ids as they come."
+def _sampling(lm: LM, temperature, top_p, seed, repetition_penalty=None) -> dict:
+    "transformers' generate() arguments for greedy (`temperature` 0) or seeded sampling."
     import torch
-    kw = dict(max_new_tokens=max_new_tokens or lm.cfg.model.max_new_tokens, pad_token_id=lm.tokenizer.eos_token_id)
+    kw = dict(pad_token_id=lm.tokenizer.eos_token_id)
     if temperature and temperature > 0:
         torch.manual_seed(lm.cfg.model.seed if seed is None else seed)
         kw.update(do_sample=True, temperature=temperature, top_p=top_p or lm.cfg.model.top_p)
     else: kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
     if repetition_penalty: kw['repetition_penalty'] = repetition_penalty
+    return kw
+
+def _generate_ids(self: LM, input_ids, max_new_tokens=None, temperature=0.0, top_p=None, seed=None,
+                  repetition_penalty=None, streamer=None):
+    "Generate from token ids (1×T); return the new ids only. A transformers `streamer` receives the ids as they come."
+    import torch
+    kw = _sampling(self, temperature, top_p, seed, repetition_penalty)
     if streamer is not None: kw['streamer'] = streamer
-    input_ids = input_ids.to(lm.device)
+    input_ids = input_ids.to(self.device)
     with torch.no_grad():
-        out = lm.model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), **kw)
-    return out[0, input_ids.shape[1]:]
+        out = self.model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
+                                  max_new_tokens=max_new_tokens or self.cfg.model.max_new_tokens, **kw)
+    return out[0, input_ids.shape[1]:].cpu()
+
+def _generate_batch(self: LM, prompts: list[str], max_new_tokens: int, temperature=0.0, top_p=None, seed=None) -> list[str]:
+    "Continue several raw prompts at once (left-padded); the new text of each."
+    import torch
+    ids = [self.tokenizer(p)['input_ids'] for p in prompts]; n = max(map(len, ids)); pad = self.tokenizer.eos_token_id
+    x = torch.tensor([[pad] * (n - len(i)) + i for i in ids])
+    mask = torch.tensor([[0] * (n - len(i)) + [1] * len(i) for i in ids])
+    kw = _sampling(self, temperature, top_p, seed)
+    with torch.no_grad():
+        y = self.model.generate(input_ids=x.to(self.device), attention_mask=mask.to(self.device), max_new_tokens=max_new_tokens, **kw)
+    return [self.tokenizer.decode(r[n:], skip_special_tokens=True) for r in y]
+
+LM.generate_ids, LM.generate_batch = _generate_ids, _generate_batch
 
 def generate(lm: LM, prompt: str, max_new_tokens=None, temperature=0.0, **kw) -> str:
     "Continue raw text `prompt` (no chat template). Greedy unless `temperature > 0`."
     ids = lm.tokenizer(prompt, return_tensors='pt')['input_ids']
-    return lm.tokenizer.decode(generate_ids(lm, ids, max_new_tokens, temperature, **kw), skip_special_tokens=True)
+    return lm.tokenizer.decode(lm.generate_ids(ids, max_new_tokens, temperature, **kw), skip_special_tokens=True)
 
 def chat(lm: LM, messages: list[dict] | str, max_new_tokens=None, temperature=0.0, **kw) -> str:
     "Answer a conversation (a list of {role, content}, or one user message) through the chat template."
     if isinstance(messages, str): messages = [{'role': 'user', 'content': messages}]
     ids = _encode_chat(lm, messages)
-    return lm.tokenizer.decode(generate_ids(lm, ids, max_new_tokens, temperature, **kw), skip_special_tokens=True).strip()
+    return lm.tokenizer.decode(lm.generate_ids(ids, max_new_tokens, temperature, **kw), skip_special_tokens=True).strip()
 
 # %% ../nbs/00_core.ipynb #5376112a
 def reference_texts(folder: Path | None = None) -> list[str]:
@@ -365,8 +415,7 @@ def nll(lm: LM, texts: str | list[str], window: int = 512, batch: int = 4) -> tu
         ids = torch.full((len(part), n), lm.tokenizer.eos_token_id or 0, dtype=torch.long)
         mask = torch.zeros_like(ids)
         for j, c in enumerate(part): ids[j, :len(c)] = torch.tensor(c); mask[j, :len(c)] = 1
-        with torch.no_grad():
-            logits = lm.model(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device)).logits.float()
+        logits = lm.logits(ids, mask)
         lp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None].to(logits.device))[..., 0]
         m = mask[:, 1:].to(lp.device).bool()
         total -= lp[m].sum().item(); count += int(m.sum())

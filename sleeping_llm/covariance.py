@@ -24,14 +24,8 @@ def sample_corpus(lm: LM, n_seqs: int = 64, tokens: int = 256, seed: int = 0, ba
     out = []
     for b0 in range(0, n_seqs, batch):
         seeds = [CORPUS_SEEDS[(b0 + i) % len(CORPUS_SEEDS)] for i in range(min(batch, n_seqs - b0))]
-        ids = [lm.tokenizer(s)['input_ids'] for s in seeds]
-        n = max(map(len, ids)); pad = lm.tokenizer.eos_token_id
-        x = torch.tensor([[pad] * (n - len(i)) + i for i in ids]); mask = (torch.arange(n)[None] >= torch.tensor([n - len(i) for i in ids])[:, None]).long()
-        torch.manual_seed(seed + b0)
-        with torch.no_grad():
-            y = lm.model.generate(input_ids=x, attention_mask=mask, do_sample=True, temperature=1.0, top_p=0.95,
-                                  max_new_tokens=tokens, pad_token_id=pad)
-        out += [s + lm.tokenizer.decode(r[n:], skip_special_tokens=True) for s, r in zip(seeds, y)]
+        texts = lm.generate_batch(seeds, tokens, temperature=1.0, top_p=0.95, seed=seed + b0)
+        out += [s + t for s, t in zip(seeds, texts)]
     return out
 
 def corpus_path(lm: LM) -> Path: return DATA/'corpus'/f"{lm.cfg.model.name}.jsonl"
@@ -58,13 +52,12 @@ def accumulate(lm: LM, layers, texts: list[str], n_tokens: int, window: int = 25
             if c: chunks.append(c); total += len(c)
             if total >= n_tokens: break
         if total >= n_tokens: break
-    d_ff = down_proj(lm, layers[0]).in_features
-    S = {l: torch.zeros(d_ff, d_ff, dtype=torch.float64) for l in layers}
+    S = {l: torch.zeros(lm.d_ff, lm.d_ff, dtype=torch.float64) for l in layers}
     done = 0
     for b in range(0, len(chunks), batch):
         part = chunks[b:b + batch]; ids, lens = padded(part, 0)
         real = torch.arange(ids.shape[1])[None] < torch.tensor(lens)[:, None]
-        with torch.no_grad(): _, keys, _ = run_layers(lm, embed(lm, ids.to(lm.device)), 0, max(layers) + 1, want_keys=tuple(layers))
+        with torch.no_grad(): _, keys = lm.run_layers(lm.embed(ids), 0, max(layers) + 1, want_keys=tuple(layers))
         for l in layers:
             k = keys[l][real.to(keys[l].device)].double().cpu(); S[l] += k.T @ k
         done += int(real.sum())

@@ -17,17 +17,7 @@ __all__ = ['FLUENCY_PROMPTS', 'complete', 'begins_with', 'recall', 'ngram_entrop
 # %% ../nbs/02b_evaluate.ipynb #a5bfeafe
 def complete(lm: LM, prompts: list[str], max_new_tokens: int = 8, batch: int = 32) -> list[str]:
     "Greedy continuations of raw `prompts` (new text only)."
-    out, pad = [], lm.tokenizer.eos_token_id
-    for b in range(0, len(prompts), batch):
-        ids = [lm.tokenizer(p)['input_ids'] for p in prompts[b:b + batch]]
-        n = max(map(len, ids))
-        x = torch.tensor([[pad] * (n - len(i)) + i for i in ids])
-        mask = torch.tensor([[0] * (n - len(i)) + [1] * len(i) for i in ids])
-        with torch.no_grad():
-            y = lm.model.generate(input_ids=x.to(lm.device), attention_mask=mask.to(lm.device), do_sample=False,
-                                  max_new_tokens=max_new_tokens, pad_token_id=pad, temperature=None, top_p=None, top_k=None)
-        out += [lm.tokenizer.decode(r[n:], skip_special_tokens=True) for r in y]
-    return out
+    return [c for b in range(0, len(prompts), batch) for c in lm.generate_batch(prompts[b:b + batch], max_new_tokens)]
 
 def begins_with(completion: str, obj: str) -> bool:
     "Does the completion begin with the object (case-insensitive, leading space and punctuation ignored)?"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json, math, random, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 from .core import *
+from .backends import load_model
 from .memit import *
 from .covariance import get_covariance
 from .evaluate import begins_with
@@ -32,7 +33,7 @@ def draw_facts(facts: list[Fact], n: int, seed: int) -> list[Fact]:
 # %% ../nbs/12_experiments.ipynb #8360640a
 def design(name: str, seed: int = 0, overrides: dict | None = None) -> tuple[LM, Covariance]:
     "The model under config preset `name` with the prefix set of `seed`, and its covariance."
-    lm = load_lm(load_config(name, {'memit.prefix_seed': seed, **(overrides or {})}))
+    lm = load_model(load_config(name, {'memit.prefix_seed': seed, **(overrides or {})}))
     return lm, get_covariance(lm, progress=False)
 
 # %% ../nbs/12_experiments.ipynb #49e095f3

@@ -113,7 +113,7 @@ class Ledger:
         edits = [(i, self.edit(i), s) for i, s in rows]           # verifies every file before touching weights
         self.weights.active.clear()
         for i, e, s in edits: self.weights.active[str(i)] = (e, s)
-        self.weights._rebuild(self.layers)
+        self.weights.rebuild(self.layers)
 
 # %% ../nbs/04_ledger.ipynb #b16851c8
 def _fact_of(r) -> Fact:

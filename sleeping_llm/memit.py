@@ -7,14 +7,13 @@ from __future__ import annotations
 import json, math, time
 from dataclasses import dataclass, field
 from pathlib import Path
-import torch, torch.nn.functional as F
+import torch
 from .core import *
 
 # %% auto #0
-__all__ = ['PREFIX_SEEDS', 'EditError', 'Fact', 'load_facts', 'subject_last_index', 'context_templates', 'decoder_layers',
-           'down_proj', 'rotary', 'run_block', 'embed', 'logits_of', 'padded', 'run_layers', 'Rows', 'key_rows',
-           'gather_rows', 'run_upper', 'compute_targets', 'Covariance', 'solve_direct', 'solve_woodbury', 'Edit',
-           'EditedWeights', 'check_facts', 'memit', 'object_nll']
+__all__ = ['PREFIX_SEEDS', 'EditError', 'Fact', 'load_facts', 'subject_last_index', 'context_templates', 'padded', 'Rows',
+           'key_rows', 'gather_rows', 'PrefixKV', 'Upper', 'compute_targets', 'Covariance', 'solve_direct',
+           'solve_woodbury', 'Edit', 'EditedWeights', 'check_facts', 'memit', 'object_nll']
 
 # %% ../nbs/01_memit.ipynb #370abf67
 class EditError(ValueError):
@@ -80,57 +79,58 @@ def context_templates(lm: LM, n: int | None = None, tokens: int | None = None) -
     return out
 
 # %% ../nbs/01_memit.ipynb #88ee3cf1
-from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
-
-def decoder_layers(lm: LM): return lm.model.model.layers
-def down_proj(lm: LM, layer: int) -> torch.nn.Linear: return decoder_layers(lm)[layer].mlp.down_proj
-
-def rotary(lm: LM, h, positions):
-    "cos, sin of the rotary embedding at `positions` (B×S)."
-    return lm.model.model.rotary_emb(h, positions)
-
-def run_block(layer, h, cos, sin, past=None, mask=None):
-    "One decoder block on `h` (B×S×d): returns (output, key at the down-projection input, (k, v) of this call)."
-    a, m = layer.self_attn, layer.mlp
-    B, S, _ = h.shape
-    x = layer.input_layernorm(h)
-    q = a.q_proj(x).view(B, S, -1, a.head_dim).transpose(1, 2)
-    k = a.k_proj(x).view(B, S, -1, a.head_dim).transpose(1, 2)
-    v = a.v_proj(x).view(B, S, -1, a.head_dim).transpose(1, 2)
-    q, k = apply_rotary_pos_emb(q, k, cos, sin)
-    kk, vv = (k, v) if past is None else (torch.cat([past[0], k], 2), torch.cat([past[1], v], 2))
-    rep = q.shape[1] // kk.shape[1]
-    o = F.scaled_dot_product_attention(q, kk.repeat_interleave(rep, 1), vv.repeat_interleave(rep, 1),
-                                       attn_mask=mask, is_causal=mask is None, scale=a.scaling)
-    h = h + a.o_proj(o.transpose(1, 2).reshape(B, S, -1))
-    x = layer.post_attention_layernorm(h)
-    key = m.act_fn(m.gate_proj(x)) * m.up_proj(x)
-    return h + m.down_proj(key), key, (k, v)
-
-def embed(lm: LM, ids): return lm.model.model.embed_tokens(ids)
-
-def logits_of(lm: LM, h):
-    "Final norm and LM head on hidden states `h` (…×d)."
-    return lm.model.lm_head(lm.model.model.norm(h))
-
-# %% ../nbs/01_memit.ipynb #9fc11bac
 def padded(seqs: list[list[int]], pad: int = 0):
     "Right-pad token lists into a LongTensor (B×T) and return it with the lengths."
     T = max(map(len, seqs)); out = torch.full((len(seqs), T), pad, dtype=torch.long)
     for i, s in enumerate(seqs): out[i, :len(s)] = torch.tensor(s)
     return out, [len(s) for s in seqs]
 
-def run_layers(lm: LM, h, start: int, stop: int, want_keys=(), want_kv=False):
-    "Run blocks `start`..`stop-1` on `h` (right-padded, causal). Returns (h, {layer: key}, {layer: (k, v)})."
+def _blocks(lm: LM): return lm.model.model.layers
+
+def _embed(self: LM, ids):
+    "Token embeddings (B×T×d) of ids (B×T)."
+    emb = self.model.get_input_embeddings(); return emb(ids.to(emb.weight.device))
+
+def _run_layers(self: LM, h, start: int, stop: int, want_keys=(), positions=None, mask=None, cache=None):
+    """Run decoder blocks `start`..`stop-1` on `h` (B×T×d; right-padded and causal unless `mask` is given).
+    Returns (h, {layer: key}): each wanted layer's down-projection input, B×T×d_ff."""
     B, T, _ = h.shape
-    pos = torch.arange(T, device=h.device)[None].expand(B, T)
-    cos, sin = rotary(lm, h, pos)
-    keys, kvs = {}, {}
-    for l in range(start, stop):
-        h, key, kv = run_block(decoder_layers(lm)[l], h, cos, sin)
-        if l in want_keys: keys[l] = key
-        if want_kv: kvs[l] = kv
-    return h, keys, kvs
+    if positions is None: positions = torch.arange(T, device=h.device)[None].expand(B, T)
+    keys = {}
+    hooks = [_blocks(self)[l].mlp.down_proj.register_forward_pre_hook(lambda mod, a, l=l: keys.__setitem__(l, a[0]))
+             for l in want_keys if start <= l < stop]
+    try:
+        cs = self.model.model.rotary_emb(h, positions)
+        for l in range(start, stop):
+            h = _blocks(self)[l](h, attention_mask=mask, position_ids=positions, past_key_values=cache, position_embeddings=cs)
+    finally:
+        for x in hooks: x.remove()
+    return h, keys
+
+def _logits_of(self: LM, h):
+    "Final norm and LM head on hidden states `h` (…×d)."
+    return self.model.lm_head(self.model.model.norm(h))
+
+LM.embed, LM.run_layers, LM.logits_of = _embed, _run_layers, _logits_of
+
+# %% ../nbs/01_memit.ipynb #e634bfd0
+def _down(lm: LM, l: int):
+    lin = _blocks(lm)[l].mlp.down_proj
+    w = getattr(lin, 'weight', None)
+    if type(lin) is not torch.nn.Linear or w is None or w.device.type == 'meta':
+        raise EditError(f"layer {l}'s down-projection is {type(lin).__name__} on {getattr(w, 'device', '?')}: edits need a float "
+                        "nn.Linear held in memory (load NF4 and multi-device models with sleeping_llm.backends.load_model)")
+    return w
+
+def _read_down(self: LM, l: int) -> torch.Tensor:
+    "A copy of layer `l`'s down-projection weight (d × d_ff), in its dtype, on its device."
+    return _down(self, l).detach().clone()
+
+def _write_down(self: LM, l: int, W: torch.Tensor):
+    "Set layer `l`'s down-projection weight to `W` (cast to the layer's dtype and device)."
+    with torch.no_grad(): _down(self, l).copy_(W)
+
+LM.read_down, LM.write_down = _read_down, _write_down
 
 # %% ../nbs/01_memit.ipynb #d6b96ece
 @dataclass
@@ -161,29 +161,55 @@ def gather_rows(x, rows: Rows, n_facts: int):
     return w @ at
 
 # %% ../nbs/01_memit.ipynb #5113c1cb
-def _suffix_batch(lm: LM, rows: Rows, L: int):
-    "One no-grad pass: h_L at the suffix positions, cached upper-layer k/v of the prefixes, mask and rotary."
+class PrefixKV:
+    """Stands in for transformers' cache (attention calls `update(k, v, layer)`): while `record` is on it keeps each
+    layer's keys/values; afterwards it puts the cached prefix in front of the keys/values of the positions run now."""
+    def __init__(self): self.kv, self.record = {}, True
+    def update(self, k, v, layer_idx, *args, **kw):
+        if self.record: self.kv[layer_idx] = (k, v); return k, v
+        pk, pv = self.kv[layer_idx]
+        return torch.cat([pk, k], 2), torch.cat([pv, v], 2)
+
+@dataclass
+class Upper:
+    "Layer L's output from each row's subject on (B×S×d), with what running the upper layers on it again needs."
+    h: torch.Tensor; positions: torch.Tensor; mask: torch.Tensor; cache: PrefixKV; L: int
+    @property
+    def h_subject(self) -> torch.Tensor: return self.h[:, 0].detach().float().cpu()     # h_L at the subject, B×d
+
+def _upper_prepare(self: LM, rows: 'Rows', L: int) -> Upper:
+    "One no-grad pass: h_L at the suffix positions, the prefixes' keys/values cached in the upper layers, the mask."
     with torch.no_grad():
-        h, _, _ = run_layers(lm, embed(lm, rows.ids), 0, L + 1)
-        _, _, kvs = run_layers(lm, h, L + 1, lm.n_layers, want_kv=True)
+        h, _ = self.run_layers(self.embed(rows.ids), 0, L + 1)
+        cache = PrefixKV(); self.run_layers(h, L + 1, self.n_layers, cache=cache)
     B = len(rows.lens); P = max(rows.subj); S = max(n - s for n, s in zip(rows.lens, rows.subj))
     idx = torch.tensor([[min(s + t, n - 1) for t in range(S)] for s, n in zip(rows.subj, rows.lens)])
-    h0 = h[torch.arange(B)[:, None], idx]
-    past = {}
-    for l, (k, v) in kvs.items():
-        pk = torch.zeros(B, k.shape[1], P, k.shape[3]); pv = torch.zeros_like(pk)
+    h0 = h[torch.arange(B)[:, None], idx.to(h.device)]
+    for l, (k, v) in cache.kv.items():       # row b keeps its own prefix, positions :s_b, zero-padded to P
+        pk = torch.zeros(B, k.shape[1], P, k.shape[3], dtype=k.dtype, device=k.device); pv = torch.zeros_like(pk)
         for b, s in enumerate(rows.subj): pk[b, :, :s] = k[b, :, :s]; pv[b, :, :s] = v[b, :, :s]
-        past[l] = (pk, pv)
+        cache.kv[l] = (pk, pv)
+    cache.record = False
     mask = torch.zeros(B, 1, S, P + S, dtype=torch.bool)
     for b, s in enumerate(rows.subj): mask[b, 0, :, :s] = True
     mask[:, 0, :, P:] = torch.tril(torch.ones(S, S, dtype=torch.bool))
     pos = torch.tensor(rows.subj)[:, None] + torch.arange(S)[None]
-    return h0, past, mask, rotary(lm, h0, pos)
+    return Upper(h0, pos.to(h0.device), mask.to(h0.device), cache, L)
 
-def run_upper(lm: LM, h, L: int, past, mask, cs):
-    "Layers L+1.. on suffix states `h` with the cached prefix keys/values."
-    for l in range(L + 1, lm.n_layers): h, _, _ = run_block(decoder_layers(lm)[l], h, *cs, past=past[l], mask=mask)
-    return h
+def _upper_log_probs(self: LM, up: Upper, delta_rows: torch.Tensor, at, cot: torch.Tensor | None = None):
+    """Log-probabilities (n×V, float) at `at` = (rows, offsets from the subject) when `delta_rows` (B×d) is added to
+    h_L at each row's subject; with `cot` (n×V) also ∂(Σ cot·log p)/∂delta_rows (B×d, on the CPU)."""
+    d = delta_rows.detach().to(up.h.device, up.h.dtype).requires_grad_(cot is not None)
+    with torch.set_grad_enabled(cot is not None):
+        h = torch.cat([up.h[:, :1] + d[:, None], up.h[:, 1:]], 1)
+        out, _ = self.run_layers(h, up.L + 1, self.n_layers, positions=up.positions, mask=up.mask, cache=up.cache)
+        r, t = at
+        lp = torch.log_softmax(self.logits_of(out[r.to(out.device), t.to(out.device)]).float(), -1)
+        if cot is None: return lp.detach().cpu(), None
+        g, = torch.autograd.grad((lp * cot.to(lp.device)).sum(), d)
+    return lp.detach().cpu(), g.float().cpu()
+
+LM.upper_prepare, LM.upper_log_probs = _upper_prepare, _upper_log_probs
 
 # %% ../nbs/01_memit.ipynb #cca5a4b0
 def _target_rows(lm: LM, facts: list[Fact], templates: list[str]):
@@ -210,9 +236,9 @@ def _target_rows(lm: LM, facts: list[Fact], templates: list[str]):
 def compute_targets(lm: LM, facts: list[Fact], L: int, templates: list[str]):
     """Optimise one residual δ per *subject* at the output of layer `L` (facts sharing a subject share its key, so
     they must share its value); return (v* per fact, h_L per fact, stats per fact)."""
-    m = lm.cfg.memit; nf = len(facts)
+    m = lm.cfg.memit
     rows, tgt, essence, raw, ng = _target_rows(lm, facts, templates)
-    h0, past, mask, cs = _suffix_batch(lm, rows, L)
+    up = lm.upper_prepare(rows, L)
     B = len(rows.lens); owner = torch.tensor(rows.fact)
     r_idx, t_idx, tok_ids, w_nll = [], [], [], []
     n_rewrite = [sum(1 for o, e in zip(rows.fact, essence) if o == g and not e) for g in range(ng)]
@@ -220,44 +246,45 @@ def compute_targets(lm: LM, facts: list[Fact], L: int, templates: list[str]):
         for (p, o) in tg:
             r_idx.append(b); t_idx.append(p - rows.subj[b]); tok_ids.append(o)
             w_nll.append(1.0 / (len(tg) * n_rewrite[rows.fact[b]]))
-    ess = [b for b in range(B) if essence[b]]
-    ess_t = [rows.lens[b] - 1 - rows.subj[b] for b in ess]
-    r_idx, t_idx, tok_ids = map(torch.tensor, (r_idx, t_idx, tok_ids)); w_nll = torch.tensor(w_nll)
-    group_of_tok = owner[r_idx]
-    h_fact = h0[raw, 0]                                         # h_L at each fact's bare prompt
+    ess = [b for b in range(B) if essence[b]]                   # one per subject, in subject order
+    at = (torch.tensor(r_idx + ess), torch.tensor(t_idx + [rows.lens[b] - 1 - rows.subj[b] for b in ess]))
+    nt = len(tok_ids); tok_ids, w_nll = torch.tensor(tok_ids), torch.tensor(w_nll)
+    group_of_tok = owner[torch.tensor(r_idx)]
+    h_sub = up.h_subject
+    h_fact = h_sub[raw]                                          # h_L at each fact's bare prompt
     fact_group = owner[raw]
-    h_init = h0[[raw[fact_group.tolist().index(g)] for g in range(ng)], 0]
-    with torch.no_grad():
-        kl0 = torch.log_softmax(logits_of(lm, run_upper(lm, h0, L, past, mask, cs)[ess, ess_t]), -1)
-    delta = torch.zeros(ng, h0.shape[-1], requires_grad=True)
+    h_init = h_sub[[raw[fact_group.tolist().index(g)] for g in range(ng)]]
+    kl0 = lm.upper_log_probs(up, torch.zeros(B, h_sub.shape[-1]), at)[0][nt:]; p0 = kl0.exp()
+    delta = torch.zeros(ng, h_sub.shape[-1], requires_grad=True)
     opt = torch.optim.Adam([delta], lr=m.v_lr)
     max_norm = m.clamp_norm_factor * h_init.norm(dim=-1)
     active = torch.ones(ng, dtype=torch.bool); steps = torch.zeros(ng, dtype=torch.long)
     nll_g = torch.zeros(ng)
     for step in range(m.v_steps):
-        h = h0.clone(); h[:, 0] = h[:, 0] + delta[owner]
-        out = run_upper(lm, h, L, past, mask, cs)
-        lp = torch.log_softmax(logits_of(lm, out[r_idx, t_idx]), -1)
-        nll_tok = -lp[torch.arange(len(tok_ids)), tok_ids]
-        nll_g = torch.zeros(ng).index_add(0, group_of_tok, nll_tok * w_nll)
-        lp_e = torch.log_softmax(logits_of(lm, out[ess, ess_t]), -1)
-        kl = (kl0.exp() * (kl0 - lp_e)).sum(-1)
-        wd = m.v_weight_decay * delta.norm(dim=-1) / h_init.norm(dim=-1) ** 2
-        loss_g = nll_g + m.v_kl_factor * kl + wd
-        active &= ~(nll_g.detach() < m.v_loss_stop)
+        cot = torch.zeros(len(at[0]), kl0.shape[-1])             # ∂loss/∂log p: -w at target tokens, -β p₀ on the essence
+        cot[torch.arange(nt), tok_ids] = -w_nll * active[group_of_tok]
+        cot[nt:] = -m.v_kl_factor * p0 * active[:, None]
+        lp, g_rows = lm.upper_log_probs(up, delta.detach()[owner], at, cot)
+        nll_g = torch.zeros(ng).index_add(0, group_of_tok, -lp[torch.arange(nt), tok_ids] * w_nll)
+        active &= ~(nll_g < m.v_loss_stop)
         if not active.any(): break
         steps += active.long()
-        opt.zero_grad(); (loss_g * active).sum().backward()
+        with torch.no_grad():                                     # + ∂/∂δ of γ‖δ‖/‖h‖²
+            nd = delta.norm(dim=-1, keepdim=True)
+            grad = torch.zeros(ng, delta.shape[1]).index_add(0, owner, g_rows)
+            grad += m.v_weight_decay * torch.where(nd > 0, delta / nd.clamp_min(1e-30), 0.0) / h_init.norm(dim=-1, keepdim=True) ** 2
+            grad[~active] = 0
+        delta.grad = grad
         keep = delta.detach().clone()
         opt.step()
         with torch.no_grad():
             delta[~active] = keep[~active]
             n = delta.norm(dim=-1); over = n > max_norm
             delta[over] *= (max_norm[over] / n[over])[:, None]
-    delta = delta.detach(); nll_g = nll_g.detach()
+    delta = delta.detach()
     stats = [dict(v_steps=int(steps[g]), v_nll=float(nll_g[g]), delta_norm=float(delta[g].norm()),
                   h_norm=float(h_init[g].norm()), subject_facts=int((fact_group == g).sum())) for g in fact_group.tolist()]
-    return (h_fact + delta[fact_group]).detach(), h_fact.detach(), stats
+    return h_fact + delta[fact_group], h_fact, stats
 
 # %% ../nbs/01_memit.ipynb #50fa9881
 class Covariance:
@@ -307,32 +334,31 @@ class EditedWeights:
     "Owns the edited down-projections: W = W₀ + Σ scaleᵢ·UᵢVᵢᵀ, rebuilt from the base copy in a fixed order."
     def __init__(self, lm: LM, layers=None):
         self.lm = lm; self.layers = list(layers or lm.cfg.memit.target_layers)
-        self.base = {l: down_proj(lm, l).weight.detach().clone() for l in self.layers}
+        self.base = {l: lm.read_down(l) for l in self.layers}
         self.active: dict[str, tuple[Edit, float]] = {}
-    def _rebuild(self, layers):
+    def rebuild(self, layers):
+        "Set each of `layers` to W₀ + Σ scale·UVᵀ of the active edits, from the base copy."
         for l in layers:
-            W = down_proj(self.lm, l).weight
+            W0 = self.base[l]
             parts = [(e.U[l] * s, e.V[l]) for e, s in self.active.values() if l in e.U and s != 0]
-            with torch.no_grad():
-                if not parts: W.copy_(self.base[l]); continue
-                U = torch.cat([u for u, _ in parts], 1).to(W.device, torch.float32)
-                V = torch.cat([v for _, v in parts], 1).to(W.device, torch.float32)
-                W.copy_((self.base[l].float() + U @ V.T).to(W.dtype))
+            if not parts: self.lm.write_down(l, W0); continue
+            U = torch.cat([u for u, _ in parts], 1).to(W0.device, torch.float32)
+            V = torch.cat([v for _, v in parts], 1).to(W0.device, torch.float32)
+            self.lm.write_down(l, (W0.float() + U @ V.T).to(W0.dtype))
     def apply(self, edit: Edit, scale: float = 1.0, key: str | None = None):
         key = key or edit.id or str(id(edit))
         if not set(edit.layers) <= set(self.layers): raise EditError(f"edit layers {edit.layers} not all in {self.layers}")
-        self.active[key] = (edit, scale); self._rebuild(edit.layers); return key
+        self.active[key] = (edit, scale); self.rebuild(edit.layers); return key
     def remove(self, key: str):
-        edit, _ = self.active.pop(key); self._rebuild(edit.layers)
+        edit, _ = self.active.pop(key); self.rebuild(edit.layers)
     def rescale(self, key: str, scale: float):
-        edit, _ = self.active[key]; self.active[key] = (edit, scale); self._rebuild(edit.layers)
-    def reset(self): self.active.clear(); self._rebuild(self.layers)
+        edit, _ = self.active[key]; self.active[key] = (edit, scale); self.rebuild(edit.layers)
+    def reset(self): self.active.clear(); self.rebuild(self.layers)
 
 # %% ../nbs/01_memit.ipynb #f7d49e6f
 def check_facts(lm: LM, facts: list[Fact]) -> list[Fact]:
     if not facts: raise EditError("no facts to edit")
-    n = getattr(lm.model.config, 'max_position_embeddings', 2048)
-    return [f.check(lm.tokenizer, n) for f in facts]
+    return [f.check(lm.tokenizer, lm.max_len) for f in facts]
 
 def memit(lm: LM, facts: list[Fact], cov: Covariance, layers=None, solver='woodbury') -> Edit:
     """Compute one MEMIT edit writing `facts` into the down-projections of `layers` (weights left unchanged).
@@ -348,28 +374,27 @@ def memit(lm: LM, facts: list[Fact], cov: Covariance, layers=None, solver='woodb
     t['targets'] = time.perf_counter() - t0; t0 = time.perf_counter()
     rows = key_rows(lm, facts, templates)
     raw = [b for b in range(len(rows.lens)) if rows.weight[b] >= 0.5]      # the bare prompt of each fact
-    saved = {l: down_proj(lm, l).weight.detach().clone() for l in layers}
+    saved = {l: lm.read_down(l) for l in layers}
     U, V, keys = {}, {}, {}
     try:
         with torch.no_grad():
-            h, _, _ = run_layers(lm, embed(lm, rows.ids), 0, layers[0])
+            h, _ = lm.run_layers(lm.embed(rows.ids), 0, layers[0])
             for i, l in enumerate(layers):
-                out, ks, _ = run_layers(lm, h, l, L + 1, want_keys=(l,))
-                K = gather_rows(ks[l], rows, len(facts))                                  # N × d_ff
-                h_L = out[torch.tensor(raw), torch.tensor([rows.subj[b] for b in raw])]  # N × d
+                out, ks = lm.run_layers(h, l, L + 1, want_keys=(l,))
+                K = gather_rows(ks[l], rows, len(facts)).float().cpu()                    # N × d_ff
+                h_L = out[torch.tensor(raw), torch.tensor([rows.subj[b] for b in raw])].float().cpu()  # N × d
                 R = m.residual_scale * (v_star - h_L) / (len(layers) - i)
                 Kt = K.T
                 if m.prompt_rows:        # the prompt's other tokens: extra columns of K with target 0 (soft)
-                    Kt = torch.cat([Kt] + [ks[l][b, :rows.subj[b]].T for b in raw], 1)
+                    Kt = torch.cat([Kt] + [ks[l][b, :rows.subj[b]].T.float().cpu() for b in raw], 1)
                 A = (solver(l, Kt) if callable(solver) else solve_woodbury(cov.chol(l), Kt, m.lambda_reg)
                      if solver == 'woodbury' else solve_direct(cov[l], Kt, m.lambda_reg))[:, :len(facts)]
-                U[l], V[l], keys[l] = R.T.double().float().contiguous(), A.float().contiguous(), K.float()
-                W = down_proj(lm, l).weight
-                W.add_((U[l] @ V[l].T).to(W.dtype))
-                if i + 1 < len(layers): h, _, _ = run_layers(lm, h, l, layers[i + 1])
+                U[l], V[l], keys[l] = R.T.double().float().contiguous(), A.float().contiguous(), K
+                W = saved[l]
+                lm.write_down(l, (W.float() + U[l].to(W.device) @ V[l].to(W.device).T).to(W.dtype))
+                if i + 1 < len(layers): h, _ = lm.run_layers(h, l, layers[i + 1])
     finally:
-        with torch.no_grad():
-            for l, w in saved.items(): down_proj(lm, l).weight.copy_(w)
+        for l, w in saved.items(): lm.write_down(l, w)
     t['update'] = time.perf_counter() - t0
     return Edit(list(facts), U, V, keys, dict(times=t, facts=vstats, layers=layers, solver=solver if isinstance(solver, str) else 'custom'))
 
@@ -377,5 +402,5 @@ def memit(lm: LM, facts: list[Fact], cov: Covariance, layers=None, solver='woodb
 def object_nll(lm: LM, fact: Fact, prompt: str | None = None) -> float:
     "Mean NLL of the object's tokens after `prompt` (default: the fact's prompt), teacher forced."
     p = lm.tokenizer(prompt or fact.text)['input_ids']; o = lm.tokenizer(' ' + fact.object.strip(), add_special_tokens=False)['input_ids']
-    with torch.no_grad(): lp = torch.log_softmax(lm.model(input_ids=torch.tensor([p + o])).logits[0].float(), -1)
+    lp = torch.log_softmax(lm.logits(torch.tensor([p + o]))[0], -1)
     return float(-torch.stack([lp[len(p) - 1 + j, t] for j, t in enumerate(o)]).mean())

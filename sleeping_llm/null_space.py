@@ -99,8 +99,8 @@ def fact_keys(lm: LM, facts: list[Fact], layers, continuations: list[str] | None
     lens = torch.tensor([len(lm.tokenizer(f.text + c)['input_ids']) for f, c in zip(facts, conts)])
     rows = key_rows(lm, facts, context_templates(lm))
     with torch.no_grad():
-        _, every_k, _ = run_layers(lm, embed(lm, text.to(lm.device)), 0, layers[-1] + 1, want_keys=set(layers))
-        _, subj, _ = run_layers(lm, embed(lm, rows.ids.to(lm.device)), 0, layers[-1] + 1, want_keys=set(layers))
+        _, every_k = lm.run_layers(lm.embed(text), 0, layers[-1] + 1, want_keys=set(layers))
+        _, subj = lm.run_layers(lm.embed(rows.ids), 0, layers[-1] + 1, want_keys=set(layers))
     valid = torch.arange(text.shape[1])[None] < lens[:, None]
     at = torch.arange(len(rows.lens)), torch.tensor(rows.subj)
     return {l: torch.cat(([every_k[l][valid.to(every_k[l].device)].float().cpu()] if every else []) + [subj[l][at].float().cpu()]).T
@@ -110,7 +110,7 @@ def edit_keys(lm: LM, facts: list[Fact], layers) -> dict:
     "Each fact's key as an edit reads it now (its templates' weighted average at the key position), d_ff×N per layer."
     if not facts: return {}
     layers = sorted(layers); rows = key_rows(lm, facts, context_templates(lm))
-    with torch.no_grad(): _, ks, _ = run_layers(lm, embed(lm, rows.ids.to(lm.device)), 0, layers[-1] + 1, want_keys=set(layers))
+    with torch.no_grad(): _, ks = lm.run_layers(lm.embed(rows.ids), 0, layers[-1] + 1, want_keys=set(layers))
     return {l: gather_rows(ks[l], rows, len(facts)).float().cpu().T for l in layers}
 
 def protection_error(lm: LM, edit: Edit, protected: dict) -> float:
@@ -118,7 +118,7 @@ def protection_error(lm: LM, edit: Edit, protected: dict) -> float:
     worst = 0.0
     for l, Kp in protected.items():
         if l not in edit.U: continue
-        W = down_proj(lm, l).weight.double(); Kp = Kp.double()
+        W = lm.read_down(l).double().cpu(); Kp = Kp.double()
         ratio = (edit.delta(l).double() @ Kp).norm(dim=0) / (W @ Kp).norm(dim=0).clamp_min(1e-30)
         worst = max(worst, float(ratio.max()))
     return worst

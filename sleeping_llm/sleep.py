@@ -106,7 +106,7 @@ def take_out(mem: Memory, au: Audit, todo, rounds: int = 3):
     for _ in range(rounds):
         todo = subject_closure(au, todo)
         for i in todo: w.active.pop(str(i), None)
-        w._rebuild(w.layers)
+        w.rebuild(w.layers)
         keep = [r for r in au.facts if r['edit_id'] not in todo and r['ok']]
         comps = complete(mem.lm, [r['fact'].text for r in keep], object_budget(mem.lm, [r['fact'] for r in keep])) if keep else []
         ok = [begins_with(c, r['fact'].object) for r, c in zip(keep, comps)]
@@ -148,7 +148,7 @@ def apply_tentative(mem: Memory, plan: Plan):
     w = mem.ledger.weights
     for i in plan.replaces + plan.prune: w.active.pop(str(i), None)
     if plan.refresh is not None: w.active['tentative'] = (plan.refresh, 1.0)
-    w._rebuild(w.layers)
+    w.rebuild(w.layers)
 
 def validate(mem: Memory, ppl_before: float) -> tuple[bool, float]:
     "Step 5: perplexity after the plan, and whether it is within bounds."

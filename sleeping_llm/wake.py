@@ -13,6 +13,7 @@ from .covariance import get_covariance
 from .evaluate import *
 from .ledger import *
 from .sleep import *
+from .backends import load_model
 
 # %% auto #0
 __all__ = ['RELATIONS', 'CAPITALISED', 'KIN', 'NAME', 'OBJ', 'STOP', 'PATTERNS', 'NAME_PATTERN', 'EXTRACT_PROMPT', 'Candidate',
@@ -149,7 +150,7 @@ def inject(mem: Memory, facts: list[Fact], source: dict | None = None) -> dict:
     todo = check_facts(mem.lm, plan['new'] + plan['carry'])
     try:
         for i in plan['replaces']: w.active.pop(str(i), None)
-        if plan['replaces']: w._rebuild(w.layers)
+        if plan['replaces']: w.rebuild(w.layers)
         edit = memit(mem.lm, todo, mem.cov)
         plan['edit_id'] = mem.ledger.add(edit, replaces=plan['replaces'], source=source)
     except BaseException:
@@ -175,7 +176,7 @@ class Turn:
 
 def open_memory(cfg: Config, lm: LM | None = None) -> Memory:
     "The model with the edits of `cfg.home/ledger` applied, and the covariance of its edited layers."
-    lm = lm or load_lm(cfg)
+    lm = lm or load_model(cfg)
     return Memory(lm, Ledger(cfg.home/'ledger', lm), get_covariance(lm))
 
 # %% ../nbs/07_wake.ipynb #463b9cae

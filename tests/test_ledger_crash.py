@@ -24,16 +24,15 @@ CHILD = textwrap.dedent('''
 
 def check(folder):
     from sleeping_llm.core import tiny_lm
-    from sleeping_llm.memit import down_proj
     from sleeping_llm.ledger import Ledger, APPLIED
-    lm = tiny_lm(); base = {l: down_proj(lm, l).weight.clone() for l in lm.cfg.memit.target_layers}
+    lm = tiny_lm(); base = {l: lm.read_down(l) for l in lm.cfg.memit.target_layers}
     led = Ledger(folder, lm)
     # weights = base + Σ active deltas: bit-for-bit against a second restart, and against an independent float64 sum
     lm2 = tiny_lm(); Ledger(folder, lm2)
     for l, w0 in base.items():
-        assert torch.equal(down_proj(lm, l).weight, down_proj(lm2, l).weight)
+        assert torch.equal(lm.read_down(l), lm2.read_down(l))
         want = w0.double() + sum((led.edit(i).delta(l).double() for i in led.applied()), torch.zeros_like(w0, dtype=torch.float64))
-        assert torch.allclose(down_proj(lm, l).weight.double(), want, atol=1e-5), l
+        assert torch.allclose(lm.read_down(l).double(), want, atol=1e-5), l
     live = [r['fact_key'] for r in led.facts(APPLIED)]
     assert len(live) == len(set(live)), 'a fact is applied twice'
     names = {p.name for p in (Path(folder)/'tensors').iterdir()}

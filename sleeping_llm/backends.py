@@ -61,6 +61,9 @@ def load_torch(cfg: Config, folder: Path | None = None, **kw) -> LM:
         tag += '-nf4'
     lm = load_transformers(cfg, folder, tag, **kw)
     target_devices(lm)                        # fail now, by name, if an edited layer cannot take an exact edit
+    if m.quantization == 'nf4':               # no CPU repacking: it has no backward (see below)
+        for mod in lm.model.modules():
+            if hasattr(mod, 'support_avx512bf16_for_cpu'): mod.support_avx512bf16_for_cpu = False
     return lm
 
 # %% ../nbs/06_backends.ipynb #48b8836c

@@ -14,8 +14,8 @@ from .covariance import *
 from .evaluate import *
 
 # %% auto #0
-__all__ = ['machine', 'bench_edit', 'one_per_subject', 'run_single', 'run_sequential', 'run_batch', 'run_overload', 'run_sleep',
-           'run_protect', 'save', 'main']
+__all__ = ['BACKEND_VARIANTS', 'machine', 'bench_edit', 'one_per_subject', 'run_single', 'run_sequential', 'run_batch',
+           'run_overload', 'run_sleep', 'run_protect', 'bench_backends', 'save', 'main']
 
 # %% ../nbs/13_bench.ipynb #69684a94
 def machine() -> dict:
@@ -141,21 +141,41 @@ def run_protect(lm, cov, facts, nb, base, n_protected=50) -> dict:
              new_fact_recalled=recall(lm, [new])[0], room=sol.rank)
     ew.reset(); return r
 
+# %% ../nbs/13_bench.ipynb #32a01b11
+BACKEND_VARIANTS = {'torch-float32': {}, 'torch-bfloat16': {'model.dtype': 'bfloat16'},
+                    'torch-nf4': {'model.quantization': 'nf4'}, 'mlx-float32': {'model.backend': 'mlx'}}
+
+def bench_backends(config: str = 'default', facts: list[Fact] | None = None, n: int = 10, variants: dict | None = None) -> dict:
+    "`bench_edit` of the same facts on each backend variant of `config` (one model loaded at a time)."
+    facts = facts or one_per_subject(load_facts()[0]); out = {}
+    for name, ov in (variants or BACKEND_VARIANTS).items():
+        try: lm = load_model(load_config(config, ov))
+        except ConfigError as e: out[name] = dict(error=str(e)); print(f"  {name:15s} not run: {e}", flush=True); continue
+        r = bench_edit(lm, get_covariance(lm, progress=False), facts, n)
+        r.update(backend=lm.backend, fingerprint=lm.fingerprint, blas=MLX_BLAS if lm.backend == 'mlx' else None, overrides=ov)
+        out[name] = r; del lm
+        print(f"  {name:15s} median {r['median_s']:.2f} s per fact (min {r['min_s']:.2f}, max {r['max_s']:.2f}), "
+              f"v* steps {r['median_v_steps']}", flush=True)
+    return dict(n=n, variants=out)
+
 # %% ../nbs/13_bench.ipynb #907af1ed
-def save(name: str, result: dict, lm: LM) -> Path:
+def save(name: str, result: dict, cfg: Config, fingerprint: str = '') -> Path:
     p = DATA/'bench'/f'{name}.json'; p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(dict(result, facts_used=result.get('facts_used', 'one per subject'), model=lm.cfg.model.name, fingerprint=lm.fingerprint, machine=machine(),
-                                 memit={k: v for k, v in vars(lm.cfg.memit).items()}), indent=1, default=float))
+    p.write_text(json.dumps(dict(result, facts_used=result.get('facts_used', 'one per subject'), model=cfg.model.name, fingerprint=fingerprint,
+                                 machine=machine(), memit={k: v for k, v in vars(cfg.memit).items()}), indent=1, default=float))
     return p
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog='python -m sleeping_llm.bench')
-    ap.add_argument('what', choices=['edit', 'single', 'sequential', 'batch', 'overload', 'protect', 'sleep'])
+    ap.add_argument('what', choices=['edit', 'single', 'sequential', 'batch', 'overload', 'protect', 'sleep', 'backends'])
     ap.add_argument('-n', type=int, default=None, help='number of facts')
     ap.add_argument('--config', default='default')
     ap.add_argument('--tag', default='')
     ap.add_argument('--all-facts', action='store_true', help='use every fact (several per person), not one per person')
     a = ap.parse_args(argv)
+    if a.what == 'backends':
+        r = bench_backends(a.config, n=a.n or 10); p = save('backends' + (f'-{a.tag}' if a.tag else ''), r, load_config(a.config))
+        print(f"wrote {p}"); return
     lm = load_model(a.config); facts, nb = load_facts(); cov = get_covariance(lm)
     if not a.all_facts: facts = one_per_subject(facts)
     if a.what == 'edit': r = bench_edit(lm, cov, facts, a.n or 12)
@@ -165,7 +185,7 @@ def main(argv=None):
         fn = dict(single=run_single, sequential=run_sequential, batch=run_batch, overload=run_overload, protect=run_protect, sleep=run_sleep)[a.what]
         r = fn(lm, cov, facts if a.what == 'protect' else facts[:n], nb, base, **({'n_protected': n} if a.what == 'protect' else {}))
         r['base'] = dict(ppl=base['ppl'], fluency=base['fluency'])
-    p = save(a.what + (f'-{a.tag}' if a.tag else ''), r, lm)
+    p = save(a.what + (f'-{a.tag}' if a.tag else ''), r, lm.cfg, lm.fingerprint)
     print(json.dumps({k: v for k, v in r.items() if k not in ('rows', 'per_fact')}, indent=1, default=float))
     print(f"wrote {p}")
 

@@ -82,6 +82,8 @@ class MemitConfig:
     prefix_tokens: int = opt(10, lo=1, hi=64)
     prefix_seed: int = opt(0, lo=0, doc='which set of model-written prefixes (0: the default set)')
     v_lr: float = opt(1.0, lo=0.0, lo_open=True)
+    v_dtype: str = opt('bfloat16', choices=('model', 'bfloat16', 'float32'),
+                       doc="dtype of the upper layers while v* is optimised ('model': the model's own)")
     v_steps: int = opt(25, lo=1, hi=1000)
     v_kl_factor: float = opt(0.0625, lo=0.0)
     v_weight_decay: float = opt(0.5, lo=0.0)

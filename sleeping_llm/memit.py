@@ -12,7 +12,7 @@ from .core import *
 
 # %% auto #0
 __all__ = ['PREFIX_SEEDS', 'EditError', 'Fact', 'load_facts', 'subject_last_index', 'context_templates', 'padded', 'Rows',
-           'key_rows', 'gather_rows', 'PrefixKV', 'Upper', 'compute_targets', 'Covariance', 'solve_direct',
+           'key_rows', 'gather_rows', 'PrefixKV', 'Twin', 'Upper', 'compute_targets', 'Covariance', 'solve_direct',
            'solve_woodbury', 'Edit', 'EditedWeights', 'check_facts', 'memit', 'object_nll']
 
 # %% ../nbs/01_memit.ipynb #370abf67
@@ -91,9 +91,9 @@ def _embed(self: LM, ids):
     "Token embeddings (B×T×d) of ids (B×T)."
     emb = self.model.get_input_embeddings(); return emb(ids.to(emb.weight.device))
 
-def _run_layers(self: LM, h, start: int, stop: int, want_keys=(), positions=None, mask=None, cache=None):
-    """Run decoder blocks `start`..`stop-1` on `h` (B×T×d; right-padded and causal unless `mask` is given).
-    Returns (h, {layer: key}): each wanted layer's down-projection input, B×T×d_ff."""
+def _run_layers(self: LM, h, start: int, stop: int, want_keys=(), positions=None, mask=None, cache=None, blocks=None):
+    """Run decoder blocks `start`..`stop-1` on `h` (B×T×d; right-padded and causal unless `mask` is given), or the
+    copies in `blocks` ({layer: block}). Returns (h, {layer: key}): each wanted layer's down-projection input, B×T×d_ff."""
     B, T, _ = h.shape
     if positions is None: positions = torch.arange(T, device=h.device)[None].expand(B, T)
     keys = {}
@@ -102,14 +102,15 @@ def _run_layers(self: LM, h, start: int, stop: int, want_keys=(), positions=None
     try:
         cs = self.model.model.rotary_emb(h, positions)
         for l in range(start, stop):
-            h = _blocks(self)[l](h, attention_mask=mask, position_ids=positions, past_key_values=cache, position_embeddings=cs)
+            h = (blocks or _blocks(self))[l](h, attention_mask=mask, position_ids=positions, past_key_values=cache, position_embeddings=cs)
     finally:
         for x in hooks: x.remove()
     return h, keys
 
-def _logits_of(self: LM, h):
-    "Final norm and LM head on hidden states `h` (…×d)."
-    return self.model.lm_head(self.model.model.norm(h))
+def _logits_of(self: LM, h, twin=None):
+    "Final norm and LM head on hidden states `h` (…×d) (those of a `twin`, if given)."
+    norm, head = (twin.norm, twin.head) if twin else (self.model.model.norm, self.model.lm_head)
+    return head(norm(h))
 
 LM.embed, LM.run_layers, LM.logits_of = _embed, _run_layers, _logits_of
 
@@ -171,17 +172,38 @@ class PrefixKV:
         return torch.cat([pk, k], 2), torch.cat([pv, v], 2)
 
 @dataclass
+class Twin:
+    "Copies of the blocks above L, the final norm and the LM head in another dtype (only v* runs them)."
+    blocks: dict; norm: torch.nn.Module; head: torch.nn.Module; dtype: torch.dtype
+
+def _upper_twin(self: LM, L: int) -> Twin | None:
+    """The upper part of the model in `memit.v_dtype`, copied once and cached: those layers are never edited, so the
+    copy stays true. None (run the model itself) when the dtype is the model's, or the model is quantized or dispatched."""
+    dt = {'bfloat16': torch.bfloat16, 'float32': torch.float32}.get(self.cfg.memit.v_dtype)
+    first = _blocks(self)[L + 1]; p = next(first.parameters())
+    if dt is None or p.dtype == dt or not p.is_floating_point() or hasattr(first, '_hf_hook'): return None
+    twins = self.__dict__.setdefault('_twins', {})
+    if (L, dt) not in twins:
+        import copy
+        twins.clear()
+        cp = lambda mod: copy.deepcopy(mod).to(dt)
+        twins[(L, dt)] = Twin({l: cp(_blocks(self)[l]) for l in range(L + 1, self.n_layers)},
+                              cp(self.model.model.norm), cp(self.model.lm_head), dt)
+    return twins[(L, dt)]
+
+@dataclass
 class Upper:
     "Layer L's output from each row's subject on (B×S×d), with what running the upper layers on it again needs."
-    h: torch.Tensor; positions: torch.Tensor; mask: torch.Tensor; cache: PrefixKV; L: int
+    h: torch.Tensor; positions: torch.Tensor; mask: torch.Tensor; cache: PrefixKV; L: int; twin: Twin | None = None
     @property
     def h_subject(self) -> torch.Tensor: return self.h[:, 0].detach().float().cpu()     # h_L at the subject, B×d
 
 def _upper_prepare(self: LM, rows: 'Rows', L: int) -> Upper:
     "One no-grad pass: h_L at the suffix positions, the prefixes' keys/values cached in the upper layers, the mask."
+    twin = _upper_twin(self, L)
     with torch.no_grad():
         h, _ = self.run_layers(self.embed(rows.ids), 0, L + 1)
-        cache = PrefixKV(); self.run_layers(h, L + 1, self.n_layers, cache=cache)
+        cache = PrefixKV(); self.run_layers(h.to(twin.dtype) if twin else h, L + 1, self.n_layers, cache=cache, blocks=twin and twin.blocks)
     B = len(rows.lens); P = max(rows.subj); S = max(n - s for n, s in zip(rows.lens, rows.subj))
     idx = torch.tensor([[min(s + t, n - 1) for t in range(S)] for s, n in zip(rows.subj, rows.lens)])
     h0 = h[torch.arange(B)[:, None], idx.to(h.device)]
@@ -194,7 +216,7 @@ def _upper_prepare(self: LM, rows: 'Rows', L: int) -> Upper:
     for b, s in enumerate(rows.subj): mask[b, 0, :, :s] = True
     mask[:, 0, :, P:] = torch.tril(torch.ones(S, S, dtype=torch.bool))
     pos = torch.tensor(rows.subj)[:, None] + torch.arange(S)[None]
-    return Upper(h0, pos.to(h0.device), mask.to(h0.device), cache, L)
+    return Upper(h0, pos.to(h0.device), mask.to(h0.device), cache, L, twin)
 
 def _upper_log_probs(self: LM, up: Upper, delta_rows: torch.Tensor, at, cot: torch.Tensor | None = None):
     """Log-probabilities (n×V, float) at `at` = (rows, offsets from the subject) when `delta_rows` (B×d) is added to
@@ -202,9 +224,11 @@ def _upper_log_probs(self: LM, up: Upper, delta_rows: torch.Tensor, at, cot: tor
     d = delta_rows.detach().to(up.h.device, up.h.dtype).requires_grad_(cot is not None)
     with torch.set_grad_enabled(cot is not None):
         h = torch.cat([up.h[:, :1] + d[:, None], up.h[:, 1:]], 1)
-        out, _ = self.run_layers(h, up.L + 1, self.n_layers, positions=up.positions, mask=up.mask, cache=up.cache)
+        if up.twin: h = h.to(up.twin.dtype)
+        out, _ = self.run_layers(h, up.L + 1, self.n_layers, positions=up.positions, mask=up.mask, cache=up.cache,
+                                 blocks=up.twin and up.twin.blocks)
         r, t = at
-        lp = torch.log_softmax(self.logits_of(out[r.to(out.device), t.to(out.device)]).float(), -1)
+        lp = torch.log_softmax(self.logits_of(out[r.to(out.device), t.to(out.device)], up.twin).float(), -1)
         if cot is None: return lp.detach().cpu(), None
         g, = torch.autograd.grad((lp * cot.to(lp.device)).sum(), d)
     return lp.detach().cpu(), g.float().cpu()

@@ -156,9 +156,9 @@ def key_rows(lm: LM, facts: list[Fact], templates: list[str]) -> Rows:
 
 def gather_rows(x, rows: Rows, n_facts: int):
     "Weighted average over each fact's rows of `x` (B×T×D) at the rows' subject indices → (n_facts × D)."
-    at = x[torch.arange(x.shape[0]), torch.tensor(rows.subj)]
+    at = x[torch.arange(x.shape[0], device=x.device), torch.tensor(rows.subj, device=x.device)]
     w = torch.zeros(n_facts, x.shape[0], dtype=at.dtype, device=at.device)
-    w[torch.tensor(rows.fact), torch.arange(x.shape[0])] = torch.tensor(rows.weight, dtype=at.dtype)
+    w[torch.tensor(rows.fact), torch.arange(x.shape[0])] = torch.tensor(rows.weight, dtype=at.dtype, device=at.device)
     return w @ at
 
 # %% ../nbs/01_memit.ipynb #5113c1cb
@@ -358,12 +358,13 @@ class EditedWeights:
     "Owns the edited down-projections: W = W₀ + Σ scaleᵢ·UᵢVᵢᵀ, rebuilt from the base copy in a fixed order."
     def __init__(self, lm: LM, layers=None):
         self.lm = lm; self.layers = list(layers or lm.cfg.memit.target_layers)
-        self.base = {l: lm.read_down(l) for l in self.layers}
+        self.base, self.devices = {}, {}          # base copies in host memory (a GPU holds only the live weights)
+        for l in self.layers: w = lm.read_down(l); self.devices[l] = w.device; self.base[l] = w.cpu()
         self.active: dict[str, tuple[Edit, float]] = {}
     def rebuild(self, layers):
         "Set each of `layers` to W₀ + Σ scale·UVᵀ of the active edits, from the base copy."
         for l in layers:
-            W0 = self.base[l]
+            W0 = self.base[l].to(self.devices[l])
             parts = [(e.U[l] * s, e.V[l]) for e, s in self.active.values() if l in e.U and s != 0]
             if not parts: self.lm.write_down(l, W0); continue
             U = torch.cat([u for u, _ in parts], 1).to(W0.device, torch.float32)

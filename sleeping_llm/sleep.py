@@ -186,6 +186,11 @@ class SleepReport:
         lines.append('  ' + '  '.join(f"{k} {v:.1f}s" for k, v in self.seconds.items()))
         return '\n'.join(lines)
 
+    @property
+    def ppl_kept(self) -> float:
+        "Perplexity of the weights this sleep left in place: the candidate's if committed, the pre-sleep one if rolled back."
+        return self.ppl_before if self.rolled_back else self.ppl_after
+
     def save(self, path: Path) -> Path:
         path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(asdict(self), indent=1)); return path

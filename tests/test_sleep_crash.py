@@ -5,28 +5,31 @@ import torch
 
 CHILD = textwrap.dedent('''
     import sys, torch
-    from sleeping_llm.core import tiny_lm
-    from sleeping_llm.memit import memit, load_facts, Covariance
+    from dataclasses import replace
+    from sleeping_llm.core import load_facts, config_with
+    from sleeping_llm.backends import perplexity
+    from sleeping_llm.torch_backend import tiny_lm
+    from sleeping_llm.covariance import Covariance
+    from sleeping_llm.memit import memit
     from sleeping_llm.ledger import Ledger
+    from sleeping_llm.memory import Memory
     import sleeping_llm.sleep as S
-    from sleeping_llm.sleep import Memory, sleep
-    S.perplexity = lambda lm, texts=None: S.__dict__['_ppl'](lm, 'The river runs to the sea. Bread is baked in an oven.')
-    S._ppl = __import__('sleeping_llm.core', fromlist=['perplexity']).perplexity          # a short text keeps steps quick
-    lm = tiny_lm(); m = lm.cfg.memit; m.v_steps = 2; m.n_prefixes = 0
-    lm.cfg.sleep.degraded_threshold = 1.01; lm.cfg.sleep.max_ppl_increase = 100.0   # every sleep refreshes everything
-    facts, _ = load_facts(); cov = Covariance({l: torch.eye(128) * 0.5 for l in m.target_layers})
+    S.perplexity = lambda lm, texts=None: perplexity(lm, 'The river runs to the sea. Bread is baked in an oven.')  # short: quick steps
+    lm = tiny_lm(); cfg = config_with(lm.cfg, {'memit.v_steps': 2, 'memit.n_prefixes': 0, 'sleep.max_ppl_increase': 100.0})
+    cfg = replace(cfg, sleep=replace(cfg.sleep, degraded_threshold=1.01))      # every sleep refreshes everything
+    facts, _ = load_facts(); cov = Covariance({l: torch.eye(128) * 0.5 for l in cfg.memit.target_layers})
     led = Ledger(sys.argv[1], lm)
     if not led.applied():
-        for f in facts[:6]: led.add(memit(lm, [f], cov))
-    mem = Memory(lm, led, cov)
+        for f in facts[:6]: led.add(memit(lm, [f], cov, cfg.memit))
+    mem = Memory(lm, led, cov, cfg)
     print('READY', flush=True)
     while True:
-        sleep(mem, progress=lambda step, info: print('STEP', step, flush=True))
+        S.sleep(mem, progress=lambda step, info: print('STEP', step, flush=True))
 ''')
 
 
 def test_sigkill_during_sleep(tmp_path):
-    from sleeping_llm.core import tiny_lm
+    from sleeping_llm.torch_backend import tiny_lm
     from sleeping_llm.ledger import Ledger
     rng = random.Random(1); folder = tmp_path/'ledger'; steps_seen = set()
     for t in range(10):
@@ -47,6 +50,6 @@ def test_sigkill_during_sleep(tmp_path):
         lm2 = tiny_lm(); Ledger(folder, lm2)
         for l in lm.cfg.memit.target_layers: assert torch.equal(lm.read_down(l), lm2.read_down(l))
         names = {q.name for q in (folder/'tensors').iterdir()}
-        assert names == {r[0] for r in led.db.execute('SELECT file FROM edits')}
-        led.db.close()
+        assert names == led.tensor_files()
+        led.close()
     assert {'audit', 'maintain', 'validate', 'commit'} <= steps_seen, steps_seen

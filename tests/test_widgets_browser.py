@@ -41,7 +41,7 @@ def lab(tmp_path_factory):
              'TRANSFORMERS_OFFLINE': '1', 'SLEEPING_LLM_HOME': str(work/'home')}
     (spec/'kernel.json').write_text(json.dumps({'argv': [sys.executable, '-m', 'ipykernel_launcher', '-f', '{connection_file}'],
                                                 'display_name': 'sleeping_llm (test)', 'language': 'python', 'env': env_k}))
-    nb = json.loads((ROOT/'nbs'/'12_chat_widget.ipynb').read_text())
+    nb = json.loads((ROOT/'nbs'/'11_chat_widget.ipynb').read_text())
     nb['metadata']['kernelspec'] = {'name': KERNEL, 'display_name': 'sleeping_llm (test)', 'language': 'python'}
     (work/'chat.ipynb').write_text(json.dumps(nb))
     env = {**os.environ, 'JUPYTER_PATH': str(work/'jupyter'), 'JUPYTER_CONFIG_DIR': str(work/'config'),
@@ -152,6 +152,6 @@ def test_chat_notebook_in_the_browser(lab):
         finally:
             browser.close()
     times = {k: round(v, 1) for k, v in times.items()}
-    (OUT/'browser.json').write_text(json.dumps(dict(times, notebook='nbs/12_chat_widget.ipynb', fact=FACT,
+    (OUT/'browser.json').write_text(json.dumps(dict(times, notebook='nbs/11_chat_widget.ipynb', fact=FACT,
                                                      screenshot='chat-workbench.png'), indent=1) + '\n')
     print(f"\nwidgets browser test: {times}")

@@ -37,4 +37,4 @@ def open_memory(cfg: Config | str | Path = 'default',  # a Config, a YAML file o
     lm = lm or load_model(cfg)
     home = Path(home).expanduser() if home else cfg.home
     if home != cfg.home: cfg = config_with(cfg, {'paths.home': str(home)})
-    return Memory(lm, Ledger(home/'ledger', lm, cfg.memit.target_layers), get_covariance(lm, cfg.memit, progress=progress), cfg)
+    return Memory(lm, Ledger(home/'ledger', lm, cfg.memit.target_layers), get_covariance(lm, cfg.memit, progress=progress, cache=cfg.cache), cfg)

@@ -15,15 +15,8 @@ TOOL = ROOT/'tools'/'docs.py'
 NBS = ROOT/'nbs'
 
 
-def load_tool():
-    "`tools/docs.py` as a module (it is a script in a folder that is not a package)."
-    spec = importlib.util.spec_from_file_location('sleeping_llm_docs_tool', TOOL)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-docs = load_tool()
+from conftest import load_docs_tool
+docs = load_docs_tool()
 
 
 @pytest.fixture

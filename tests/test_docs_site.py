@@ -31,11 +31,8 @@ def _require():
 
 
 def _tool():
-    "The docs builder, `tools/docs.py`, imported by path (a dev tool, not part of the package)."
-    spec = importlib.util.spec_from_file_location('sleeping_llm_docs_tool', TOOL)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from conftest import load_docs_tool
+    return load_docs_tool()
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):

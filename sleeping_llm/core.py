@@ -146,6 +146,7 @@ def _check(key, v, f):
         raise ConfigError(f"{key}: {v!r} is not one of {list(m['choices'])}")
     for x in (v if isinstance(v, list) else [v]):
         if not isinstance(x, (int, float)) or isinstance(x, bool): continue
+        if not math.isfinite(x): raise ConfigError(f"{key}: {x!r} is not a finite number")
         lo, hi = m.get('lo'), m.get('hi')
         if lo is not None and (x < lo or (m.get('lo_open') and x == lo)):
             raise ConfigError(f"{key}: {x!r} is out of range (must be {'>' if m.get('lo_open') else '>='} {lo})")

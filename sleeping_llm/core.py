@@ -297,7 +297,7 @@ class WriterLock:
         said, end, what = False, time.monotonic() + timeout, what or self.path
         def wait(acquire):
             nonlocal said
-            if acquire(0): return
+            if acquire(0) or acquire(min(1.0, max(0.0, end - time.monotonic()))): return    # a moment's wait is not worth a word
             if not said: print(f"sleeping-llm: waiting for another writer of {what} (up to {timeout:g} s) ...", file=sys.stderr, flush=True); said = True
             if not acquire(max(0.0, end - time.monotonic())):
                 raise error(f"another writer kept {what} busy for {timeout:g} s; nothing was changed: try again when it is done (or give a longer timeout)")

@@ -213,7 +213,7 @@ def demo(cfg: Config, args, out_dir: Path | None = None) -> dict:
     return r
 
 def _answer_child(cfg: Config, path: str) -> int:
-    t0 = time.perf_counter(); lm = open_memory(cfg).lm    # the ledger applies its edits
+    t0 = time.perf_counter(); lm = open_memory(cfg, read_only=True).lm    # the ledger applies its edits
     res = answer_from_weights(lm)
     atomic_write(path, json.dumps(res, ensure_ascii=False), durable=False); return 0
 
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             from sleeping_llm.experiments import cli as experiments_cli
             return experiments_cli(args)
         elif args.command in ('sleep', 'status'):
-            mem = open_memory(cfg)
+            mem = open_memory(cfg, read_only=args.command == 'status')     # status is a reader: it writes and deletes nothing
             if args.command == 'sleep': print(sleep_cycle(mem, progress=SleepBar()))
             else:
                 rows = mem.ledger.facts(); p = pressure(mem)

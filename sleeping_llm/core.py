@@ -4,16 +4,18 @@
 
 # %% ../nbs/00_core.ipynb #c6312d94
 from __future__ import annotations
-import ctypes, ctypes.util, dataclasses, difflib, hashlib, importlib.util, json, math, os, re, shutil, sys, tempfile, time, types, typing
+import ctypes, ctypes.util, dataclasses, difflib, hashlib, importlib.util, json, math, os, re, shutil, sys, tempfile, threading, time, types, typing
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 import yaml
+from filelock import FileLock, Timeout
 
 # %% auto #0
 __all__ = ['MLX_BLAS', 'REPO_ROOT', 'DATA', 'preload_blas', 'default_home', 'default_cache', 'ConfigError', 'opt', 'ModelConfig',
            'ContextConfig', 'MemitConfig', 'SleepConfig', 'HealthConfig', 'PathsConfig', 'Config', 'config_from_dict',
            'load_config', 'config_to_dict', 'config_with', 'EditError', 'object_ids', 'Fact', 'fact_key', 'load_facts',
-           'fsync_dir', 'atomic_write']
+           'fsync_dir', 'atomic_write', 'WriterLock', 'pid_alive']
 
 # %% ../nbs/00_core.ipynb #2835e10f
 def preload_blas() -> str | None:
@@ -146,6 +148,7 @@ def _check(key, v, f):
         raise ConfigError(f"{key}: {v!r} is not one of {list(m['choices'])}")
     for x in (v if isinstance(v, list) else [v]):
         if not isinstance(x, (int, float)) or isinstance(x, bool): continue
+        if not math.isfinite(x): raise ConfigError(f"{key}: {x!r} is not a finite number")
         lo, hi = m.get('lo'), m.get('hi')
         if lo is not None and (x < lo or (m.get('lo_open') and x == lo)):
             raise ConfigError(f"{key}: {x!r} is out of range (must be {'>' if m.get('lo_open') else '>='} {lo})")
@@ -275,3 +278,42 @@ def atomic_write(path: Path | str,        # the file to create or replace
         raise
     if durable: fsync_dir(path.parent)
     return path
+
+# %% ../nbs/00_core.ipynb #3733e330
+class WriterLock:
+    "A re-entrant lock on a file, across processes (`filelock`) and the threads of this process."
+    _threads: dict = {}                       # lock file -> the lock the threads of this process take first
+    def __init__(self, path: Path | str):
+        self.path = str(Path(path).resolve()); self.depth = 0
+        self.file = FileLock(self.path, thread_local=False, is_singleton=True)    # one per lock file in a process
+        self.thread = WriterLock._threads.setdefault(self.path, threading.RLock())
+
+    @contextmanager
+    def hold(self,
+             timeout: float = 120.0,   # seconds to wait for another writer
+             what: str = '',           # what is locked, for the messages (default: the lock file)
+             error=TimeoutError):      # the exception type raised after `timeout`
+        "Hold the lock; if another writer holds it, say so once on stderr, wait up to `timeout` s, then raise `error`."
+        said, end, what = False, time.monotonic() + timeout, what or self.path
+        def wait(acquire):
+            nonlocal said
+            if acquire(0) or acquire(min(1.0, max(0.0, end - time.monotonic()))): return    # a moment's wait is not worth a word
+            if not said: print(f"sleeping-llm: waiting for another writer of {what} (up to {timeout:g} s) ...", file=sys.stderr, flush=True); said = True
+            if not acquire(max(0.0, end - time.monotonic())):
+                raise error(f"another writer kept {what} busy for {timeout:g} s; nothing was changed: try again when it is done (or give a longer timeout)")
+        def file_lock(t):
+            try: self.file.acquire(timeout=t); return True
+            except Timeout: return False
+        wait(lambda t: self.thread.acquire(timeout=t) if t else self.thread.acquire(blocking=False))
+        try:
+            wait(file_lock); self.depth += 1
+            try: yield self
+            finally: self.depth -= 1; self.file.release()
+        finally: self.thread.release()
+
+def pid_alive(pid: int) -> bool:
+    "Whether process `pid` still runs (when unknown: yes)."
+    if os.name == 'nt': return True                  # os.kill would terminate it there
+    try: os.kill(pid, 0); return True
+    except (ProcessLookupError, OverflowError): return False
+    except OSError: return True

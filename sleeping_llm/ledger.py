@@ -4,8 +4,8 @@
 
 # %% ../nbs/06_ledger.ipynb #f4a3922c
 from __future__ import annotations
-import hashlib, json, os, shutil, sqlite3, time
-from contextlib import contextmanager
+import hashlib, json, os, re, shutil, sqlite3, time, warnings
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 import torch
 from safetensors.torch import save_file, load_file
@@ -16,15 +16,22 @@ from .covariance import Covariance
 from .memit import *
 
 # %% auto #0
-__all__ = ['APPLIED', 'STATUSES', 'SCHEMA', 'LedgerError', 'write_tensors', 'edit_tensors', 'read_edit_tensors', 'Ledger',
-           'Stage', 'import_ledger', 'storage_ratio']
+__all__ = ['APPLIED', 'STATUSES', 'TENSOR_NAME', 'GRACE', 'SCHEMA', 'LedgerError', 'TensorFileError', 'write_tensors',
+           'edit_tensors', 'read_edit_tensors', 'Ledger', 'Stage', 'import_ledger', 'storage_ratio']
 
 # %% ../nbs/06_ledger.ipynb #27772525
 class LedgerError(RuntimeError):
     "The ledger cannot be used as asked (corrupted file, another model, unknown edit). Nothing was overwritten."
 
+class TensorFileError(LedgerError):
+    "An edit's tensor file is missing or does not match the ledger's checksum (`reason`: 'missing' or 'checksum')."
+    def __init__(self, msg, reason): super().__init__(msg); self.reason = reason
+
 APPLIED = ('active', 'degraded')
 STATUSES = ('active', 'degraded', 'refreshed', 'pruned', 'reverted')
+# the only names the ledger writes in tensors/: <time_ns>-<pid>-<n>.safetensors, and atomic_write's temporary files of them
+TENSOR_NAME = re.compile(r'(?P<ns>\d{19})-(?P<pid>[1-9]\d{0,9})-(?P<n>\d{1,6})\.safetensors(?:\.[a-z0-9_]{8}\.tmp)?')
+GRACE = 600.0   # seconds: an unreferenced file of that form whose writer still runs is swept only when older than this
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -55,8 +62,8 @@ def edit_tensors(e: Edit) -> dict:
 def read_edit_tensors(path: Path, sha256: str) -> dict:
     "The tensors of an edit file, after checking its SHA-256 against the ledger's."
     try: data = Path(path).read_bytes()
-    except FileNotFoundError: raise LedgerError(f"tensor file {path} is missing") from None
-    if hashlib.sha256(data).hexdigest() != sha256: raise LedgerError(f"tensor file {path} is corrupted (checksum mismatch)")
+    except FileNotFoundError: raise TensorFileError(f"tensor file {path} is missing", 'missing') from None
+    if hashlib.sha256(data).hexdigest() != sha256: raise TensorFileError(f"tensor file {path} is corrupted (checksum mismatch)", 'checksum')
     from safetensors.torch import load
     return load(data)
 
@@ -64,51 +71,91 @@ def read_edit_tensors(path: Path, sha256: str) -> dict:
 class Ledger:
     "SQLite + safetensors record of edits; the only writer of the edited down-projections."
     def __init__(self,
-                 folder: Path | str,   # the ledger's folder (created if missing)
-                 lm: Backend,          # the model whose weights this ledger writes
-                 layers=None):         # edited layers of a new ledger (default: the model's config); an existing one keeps its own
-        self.folder = Path(folder).expanduser(); self.lm = lm
-        self.folder.mkdir(parents=True, exist_ok=True); (self.folder/'tensors').mkdir(exist_ok=True)
-        self.path = self.folder/'ledger.sqlite3'
+                 folder: Path | str,        # the ledger's folder (created if missing, unless read-only)
+                 lm: Backend,               # the model whose weights this ledger writes
+                 layers=None,               # edited layers of a new ledger (default: the model's config); an existing one keeps its own
+                 read_only: bool = False,   # a reader: the database opened read-only, nothing written or deleted on disk
+                 timeout: float = 120.0):   # seconds a writer waits for another process's writer lock before giving up
+        self.folder, self.lm, self.read_only, self.timeout = Path(folder).expanduser(), lm, read_only, timeout
+        self.path, self.tensors, self._lock = self.folder/'ledger.sqlite3', self.folder/'tensors', WriterLock(self.folder/'writer.lock')
+        self._stage, self._loaded, self._lost = None, None, {}    # open stage; (id, scale) rows the weights hold; quarantined
+        if not read_only: self.tensors.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
-            self.db.execute('PRAGMA journal_mode=WAL'); self.db.execute('PRAGMA synchronous=FULL')
-            self.db.executescript(SCHEMA)
-            meta = dict(self.db.execute('SELECT key, value FROM meta'))
+            if read_only and self.path.exists():
+                self.db = sqlite3.connect(self.path.absolute().as_uri() + '?mode=ro', uri=True, isolation_level=None, timeout=30, check_same_thread=False)
+            else:                             # a writer; or a reader of a ledger not yet created: empty, in memory
+                self.db = sqlite3.connect(':memory:' if read_only else self.path, isolation_level=None, timeout=30, check_same_thread=False)
+                with nullcontext() if read_only else self._locked():
+                    if not read_only: self.db.execute('PRAGMA journal_mode=WAL'); self.db.execute('PRAGMA synchronous=FULL')
+                    self.db.executescript(SCHEMA)
+                    if not read_only and not self.db.execute('SELECT 1 FROM meta').fetchone():
+                        with self.tx() as c: c.executemany('INSERT INTO meta VALUES (?, ?)', self._meta(layers).items())
+            meta = dict(self.db.execute('SELECT key, value FROM meta')) or self._meta(layers)   # empty: a reader of a new ledger
         except sqlite3.DatabaseError as e:
             raise LedgerError(f"ledger {self.path} is corrupted or not a ledger ({e}); it was left untouched") from None
-        if not meta:
-            with self.tx() as c:
-                c.executemany('INSERT INTO meta VALUES (?, ?)', [('fingerprint', lm.fingerprint), ('model', lm.cfg.model.name),
-                              ('layers', json.dumps(list(layers or lm.cfg.memit.target_layers))), ('version', '1')])
-            meta = dict(self.db.execute('SELECT key, value FROM meta'))
-        if meta['fingerprint'] != lm.fingerprint:
-            raise LedgerError(f"ledger {self.folder} holds edits for model {meta['model']} ({meta['fingerprint']}), "
+        if meta.get('fingerprint') != lm.fingerprint:
+            raise LedgerError(f"ledger {self.folder} holds edits for model {meta.get('model')} ({meta.get('fingerprint')}), "
                               f"not for the loaded {lm.cfg.model.name} ({lm.fingerprint}); use another folder or --reset")
         self.layers = json.loads(meta['layers'])
         self.weights = EditedWeights(lm, self.layers)
-        self._sweep(); self.reload()
+        if not read_only:
+            with self._locked(): self._sweep()
+        self.reload()
+
+    def _meta(self, layers) -> dict:
+        return dict(fingerprint=self.lm.fingerprint, model=self.lm.cfg.model.name, version='1',
+                    layers=json.dumps(list(layers or self.lm.cfg.memit.target_layers)))
+
+    def _locked(self): return self._lock.hold(self.timeout, f'the memory in {self.folder}', LedgerError)
 
     @contextmanager
-    def tx(self):
-        "One transaction: everything inside commits together or not at all."
-        c = self.db.cursor(); c.execute('BEGIN IMMEDIATE')
-        try: yield c
-        except BaseException: c.execute('ROLLBACK'); raise
-        else: c.execute('COMMIT')
+    def _writing(self, what: str):
+        "The writer lock, the weights first brought up to date with other writers' commits; refused on a read-only ledger."
+        if self.read_only: raise LedgerError(f"ledger {self.folder} is open read-only: cannot {what} (open it with read_only=False)")
+        with self._locked():
+            if self._lock.depth == 1: self.sync()
+            yield
+
+    @contextmanager
+    def tx(self, what: str = 'write to it'):
+        "One transaction, under the writer lock: everything inside commits together or not at all."
+        with self._writing(what):
+            c = self.db.cursor(); c.execute('BEGIN IMMEDIATE')
+            try: yield c
+            except BaseException: c.execute('ROLLBACK'); raise
+            else: c.execute('COMMIT')
 
     def _sweep(self):
+        "Delete the ledger's own unreferenced tensor files that a crashed writer left (see below); under the writer lock only."
+        assert self._lock.depth and not self.read_only, 'sweep outside the writer lock'
         known = {r[0] for r in self.db.execute('SELECT file FROM edits')}
-        for p in (self.folder/'tensors').iterdir():
-            if p.name not in known: p.unlink()
+        for p in self.tensors.iterdir():
+            m = TENSOR_NAME.fullmatch(p.name)
+            if not m or p.name in known or p.is_symlink() or not p.is_file(): continue
+            pid = int(m['pid'])
+            if pid == os.getpid() or not pid_alive(pid) or time.time() - p.stat().st_mtime > GRACE: p.unlink(missing_ok=True)
+
+    def _applied_rows(self): return self.db.execute(f"SELECT id, scale FROM edits WHERE status IN {APPLIED} ORDER BY id").fetchall()
 
     def reload(self):
-        "Rebuild the weights from the base model and exactly the applied edits (checked first, then applied)."
-        rows = self.db.execute(f"SELECT id, scale FROM edits WHERE status IN {APPLIED} ORDER BY id").fetchall()
-        edits = [(i, self.edit(i), s) for i, s in rows]           # verifies every file before touching weights
+        "Rebuild the weights from the base model and the applied edits whose files verify; the others are quarantined (`lost`)."
+        rows, edits, lost = self._applied_rows(), [], {}
+        for i, s in rows:
+            try: edits.append((i, self.edit(i), s))           # verifies the file before touching weights
+            except TensorFileError as e: lost[i] = (e.reason, str(e))
+            except Exception as e: lost[i] = ('unreadable', f"edit {i}: {type(e).__name__}: {e}")
         self.weights.active.clear()
         for i, e, s in edits: self.weights.active[str(i)] = (e, s)
         self.weights.rebuild(self.layers)
+        if set(lost) - set(self._lost):
+            warnings.warn(f"ledger {self.folder}: {len(lost)} edit(s) quarantined ({'; '.join(m for _, m in lost.values())}); "
+                          "the others are applied; see Ledger.lost()", RuntimeWarning, stacklevel=2)
+        self._loaded, self._lost = rows, lost
+
+    def sync(self) -> bool:
+        "Reload the weights if another writer changed the applied edits since they were loaded (not while a stage is open)."
+        if self._loaded is None or self._stage is not None or self._applied_rows() == self._loaded: return False
+        self.reload(); return True
 
 # %% ../nbs/06_ledger.ipynb #98e7dda5
 def _fact_of(r) -> Fact:
@@ -138,47 +185,53 @@ def facts(self: Ledger, status=APPLIED) -> list[dict]:
     for r in rows: r['fact'] = _fact_of(r)
     return rows
 
-
-
 # %% ../nbs/06_ledger.ipynb #cd305169
 @patch
 def commit(self: Ledger, add=(), status: dict | None = None, scale: dict | None = None, source: dict | None = None) -> list[int]:
     "Apply a set of changes atomically: `add` = [(Edit, replaces_ids)], `status` = {id: status}, `scale` = {id: s}."
-    status, scale, now = dict(status or {}), dict(scale or {}), time.time()
+    status, scale = dict(status or {}), dict(scale or {})
     for i, s in status.items():
         if s not in STATUSES: raise LedgerError(f"unknown status {s!r}")
     for e, old in add:
         for i in old: status[i] = 'refreshed'
         if not set(e.layers) <= set(self.layers): raise LedgerError(f"edit layers {e.layers} not in ledger layers {self.layers}")
     retiring = {i for i, s in status.items() if s not in APPLIED}
-    live = {r['fact_key']: r['edit_id'] for r in _rows(self.db, f"SELECT f.fact_key, f.edit_id FROM facts f JOIN edits e ON e.id=f.edit_id WHERE e.status IN {APPLIED}")}
-    seen = set()
-    for e, _ in add:
-        for f in e.facts:
-            k = fact_key(f)
-            if (k in live and live[k] not in retiring) or k in seen:
-                raise LedgerError(f"'{f.text}' already has a live edit ({live.get(k)}); replace it (correction) instead")
-            seen.add(k)
-    files = []
-    for e, _ in add:
-        name = f"{time.time_ns()}-{os.getpid()}-{len(files)}.safetensors"
-        files.append((name, write_tensors(self.folder/'tensors'/name, edit_tensors(e), {'fingerprint': self.lm.fingerprint}), e.nbytes()))
-    ids = []
-    with self.tx() as c:
-        for (e, old), (name, digest, nb) in zip(add, files):
-            st = {k: v for k, v in e.stats.items() if k in ('times', 'facts', 'solver', 'layers')}
-            c.execute('INSERT INTO edits (status, scale, file, sha256, nbytes, layers, parent, stats, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?)',
-                      ('active', 1.0, name, digest, nb, json.dumps(e.layers), old[0] if old else None, json.dumps(st), now, now))
-            i = c.lastrowid; ids.append(i)
+    with self._writing('commit changes'):           # the checks below see every other writer's commits
+        live = {r['fact_key']: r['edit_id'] for r in _rows(self.db, f"SELECT f.fact_key, f.edit_id FROM facts f JOIN edits e ON e.id=f.edit_id WHERE e.status IN {APPLIED}")}
+        seen, now = set(), time.time()
+        for e, _ in add:
             for f in e.facts:
-                c.execute('INSERT INTO facts (edit_id, fact_key, subject, prompt, object, paraphrases, relation, ext_id, source, created) VALUES (?,?,?,?,?,?,?,?,?,?)',
-                          (i, fact_key(f), f.subject, f.prompt, f.object, json.dumps(list(f.paraphrases)), f.relation, f.id,
-                           json.dumps((source or {}).get(fact_key(f))), now))
-        for i, s in status.items():
-            if c.execute('UPDATE edits SET status=?, updated=? WHERE id=?', (s, now, i)).rowcount != 1: raise LedgerError(f"no edit {i}")
-        for i, s in scale.items():
-            if c.execute('UPDATE edits SET scale=?, updated=? WHERE id=?', (float(s), now, i)).rowcount != 1: raise LedgerError(f"no edit {i}")
-    self.reload()
+                k = fact_key(f)
+                if (k in live and live[k] not in retiring) or k in seen:
+                    raise LedgerError(f"'{f.text}' already has a live edit ({live.get(k)}); replace it (correction) instead")
+                seen.add(k)
+        files = []
+        try:
+            for e, _ in add:
+                name = f"{time.time_ns()}-{os.getpid()}-{len(files)}.safetensors"
+                files.append((name, write_tensors(self.tensors/name, edit_tensors(e), {'fingerprint': self.lm.fingerprint}), e.nbytes()))
+            ids = []
+            with self.tx() as c:
+                for (e, old), (name, digest, nb) in zip(add, files):
+                    st = {k: v for k, v in e.stats.items() if k in ('times', 'facts', 'solver', 'layers')}
+                    c.execute('INSERT INTO edits (status, scale, file, sha256, nbytes, layers, parent, stats, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?)',
+                              ('active', 1.0, name, digest, nb, json.dumps(e.layers), old[0] if old else None, json.dumps(st), now, now))
+                    i = c.lastrowid; ids.append(i)
+                    for f in e.facts:
+                        c.execute('INSERT INTO facts (edit_id, fact_key, subject, prompt, object, paraphrases, relation, ext_id, source, created) VALUES (?,?,?,?,?,?,?,?,?,?)',
+                                  (i, fact_key(f), f.subject, f.prompt, f.object, json.dumps(list(f.paraphrases)), f.relation, f.id,
+                                   json.dumps((source or {}).get(fact_key(f))), now))
+                for i, s in status.items():
+                    if c.execute('UPDATE edits SET status=?, updated=? WHERE id=?', (s, now, i)).rowcount != 1: raise LedgerError(f"no edit {i}")
+                for i, s in scale.items():
+                    if c.execute('UPDATE edits SET scale=?, updated=? WHERE id=?', (float(s), now, i)).rowcount != 1: raise LedgerError(f"no edit {i}")
+        except BaseException:                        # this commit's own files, unless a row names them after all
+            try:
+                for name, *_ in files:
+                    if not self.db.execute('SELECT 1 FROM edits WHERE file=?', (name,)).fetchone(): (self.tensors/name).unlink(missing_ok=True)
+            except (sqlite3.Error, OSError): pass     # left for the next writer's sweep
+            raise
+        self.reload()
     return ids
 
 @patch
@@ -241,8 +294,10 @@ class Stage:
 
 @patch
 def stage(self: Ledger) -> Stage:
-    "A new `Stage` on this ledger (one at a time per writer)."
-    return Stage(self)
+    "A new `Stage` on this ledger, on weights brought up to date with other writers' commits (one open stage per ledger)."
+    if self.read_only: raise LedgerError(f"ledger {self.folder} is open read-only: cannot stage changes (open it with read_only=False)")
+    if self._stage is not None and self._stage.state == 'open': self._stage.discard()   # an abandoned stage leaves no trace
+    self.sync(); self._stage = Stage(self); return self._stage
 
 @patch
 def take_out(self: Stage, ids) -> 'Stage':
@@ -272,12 +327,32 @@ def commit(self: Stage) -> list[int]:
     self._check()
     try: self.ids = self.ledger.commit(add=self.added, status=self.status, source=self.source)
     except BaseException: self.discard(); raise
-    self.state = 'committed'; return self.ids
+    self.state = 'committed'
+    if self.ledger._stage is self: self.ledger._stage = None
+    return self.ids
 
 @patch
 def discard(self: Stage):
-    "Forget the stage: the weights are rebuilt from the ledger, bit for bit as they were before it."
+    "Forget the stage: the weights are rebuilt from the ledger, bit for bit as they were before it (plus other writers' commits)."
+    if self.ledger._stage is self: self.ledger._stage = None
     self.ledger.reload(); self.state = 'discarded'
+
+# %% ../nbs/06_ledger.ipynb #07c6b7ef
+@patch
+def lost(self: Ledger) -> list[dict]:
+    "The quarantined edits (applied in the ledger, left out of the weights: file missing or corrupt), with their facts and why."
+    return [dict(edit_id=i, reason=why, file=self.db.execute('SELECT file FROM edits WHERE id=?', (i,)).fetchone()[0], message=msg,
+                 facts=[_fact_of(f) for f in _rows(self.db, 'SELECT * FROM facts WHERE edit_id=? ORDER BY id', (i,))])
+            for i, (why, msg) in self._lost.items()]
+
+# %% ../nbs/06_ledger.ipynb #8512ce53
+@patch
+def foreign_files(self: Ledger) -> list[str]:
+    "Names in `tensors/` that the ledger did not write (not of its own form, or not a plain file): reported, never deleted."
+    if not self.tensors.is_dir(): return []
+    known = self.tensor_files()
+    return sorted(p.name for p in self.tensors.iterdir()
+                  if p.name not in known and not (TENSOR_NAME.fullmatch(p.name) and p.is_file() and not p.is_symlink()))
 
 # %% ../nbs/06_ledger.ipynb #164a12f3
 @patch
@@ -324,15 +399,16 @@ def import_ledger(src: Path | str, folder: Path | str, lm: Backend) -> Ledger:
     src, folder = Path(src), Path(folder)
     d = json.loads((src/'ledger.json').read_text()); meta = {r['key']: r['value'] for r in d['meta']}
     if meta['fingerprint'] != lm.fingerprint: raise LedgerError(f"export is for model {meta['model']} ({meta['fingerprint']})")
-    if (folder/'ledger.sqlite3').exists(): raise LedgerError(f"{folder} already holds a ledger; import into an empty folder")
     (folder/'tensors').mkdir(parents=True, exist_ok=True)
-    for r in d['edits']:
-        read_edit_tensors(src/'tensors'/r['file'], r['sha256']); shutil.copy2(src/'tensors'/r['file'], folder/'tensors'/r['file'])
-    db = sqlite3.connect(folder/'ledger.sqlite3'); db.executescript(SCHEMA)
-    with db:
-        for t in ('meta', 'edits', 'facts', 'recall'):
-            for r in d[t]: db.execute(f"INSERT INTO {t} ({','.join(r)}) VALUES ({','.join('?' * len(r))})", tuple(r.values()))
-    db.close()
+    with WriterLock(folder/'writer.lock').hold(120.0, f'the memory in {folder}', LedgerError):
+        if (folder/'ledger.sqlite3').exists(): raise LedgerError(f"{folder} already holds a ledger; import into an empty folder")
+        for r in d['edits']:
+            read_edit_tensors(src/'tensors'/r['file'], r['sha256']); shutil.copy2(src/'tensors'/r['file'], folder/'tensors'/r['file'])
+        db = sqlite3.connect(folder/'ledger.sqlite3'); db.executescript(SCHEMA)
+        with db:
+            for t in ('meta', 'edits', 'facts', 'recall'):
+                for r in d[t]: db.execute(f"INSERT INTO {t} ({','.join(r)}) VALUES ({','.join('?' * len(r))})", tuple(r.values()))
+        db.close()
     return Ledger(folder, lm)
 
 # %% ../nbs/06_ledger.ipynb #458b9ed3

@@ -31,10 +31,11 @@ def open_memory(cfg: Config | str | Path = 'default',  # a Config, a YAML file o
                 lm: Backend | None = None,            # an already loaded model (default: load the one `cfg` names)
                 home: Path | str | None = None,       # the run folder (default: `cfg.home`)
                 progress: bool = True,                # a progress bar if the covariance must be computed
+                read_only: bool = False,              # a reader (status, views): the ledger is neither written nor swept
                ) -> Memory:
     "The model with the edits of `home/ledger` applied, the covariance of its edited layers, and `cfg`."
     if not isinstance(cfg, Config): cfg = load_config(cfg)
     lm = lm or load_model(cfg)
     home = Path(home).expanduser() if home else cfg.home
     if home != cfg.home: cfg = config_with(cfg, {'paths.home': str(home)})
-    return Memory(lm, Ledger(home/'ledger', lm, cfg.memit.target_layers), get_covariance(lm, cfg.memit, progress=progress, cache=cfg.cache), cfg)
+    return Memory(lm, Ledger(home/'ledger', lm, cfg.memit.target_layers, read_only=read_only), get_covariance(lm, cfg.memit, progress=progress, cache=cfg.cache), cfg)

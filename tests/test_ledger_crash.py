@@ -39,6 +39,7 @@ def check(folder):
     assert len(live) == len(set(live)), 'a fact is applied twice'
     names = {p.name for p in (Path(folder)/'tensors').iterdir()}
     assert names == led.tensor_files(), 'orphan or missing tensor files'
+    assert led.lost() == [], 'a committed edit lost its tensor file'
     return led
 
 

@@ -50,6 +50,6 @@ def test_sigkill_during_sleep(tmp_path):
         lm2 = tiny_lm(); Ledger(folder, lm2)
         for l in lm.cfg.memit.target_layers: assert torch.equal(lm.read_down(l), lm2.read_down(l))
         names = {q.name for q in (folder/'tensors').iterdir()}
-        assert names == led.tensor_files()
+        assert names == led.tensor_files() and led.lost() == []
         led.close()
     assert {'audit', 'maintain', 'validate', 'commit'} <= steps_seen, steps_seen

@@ -118,33 +118,42 @@ def test_index_and_navigation(site):
     page.close()
 
 
-def test_core_page_math_and_api(site):
+def _check_pages(site, checks):
+    "Open each page of `checks` ({page: check(page)}), run its check, and fail on any console or request error."
     url, ctx, _ = site
-    page, errors = _open(ctx, url + 'core.html')
+    errors = []
+    for name, check in checks.items():
+        page, errs = _open(ctx, url + name)
+        check(page); errors += errs; page.close()
+    assert not errors, errors
+
+
+def _core(page):
     assert page.locator('article h1').first.inner_text().strip(' ¶\n') == 'Core'
     assert page.locator('article h3#load_config').count() == 1, 'show_doc heading with nbdev anchor'
     assert page.locator('nav.md-nav--primary a.md-nav__link').count() >= 4
-    page.close()
-    page, errors2 = _open(ctx, url + 'memit.html')
+
+
+def _memit(page):
     _check_math(page)                                                 # the update W' = W + R Kᵀ(λC + KKᵀ)⁻¹ comes first
     assert page.locator('article h3[id^="memit"]').count() >= 1       # the function's show_doc heading
-    assert not errors + errors2, errors + errors2
-    page.close()
 
 
-def test_patched_methods_listed_with_parameters(site):
-    "Methods attached with `@patch` appear under their class, with their signature."
-    url, ctx, _ = site
-    page, errors = _open(ctx, url + 'ledger.html')
+def test_core_page_math_and_api(site): _check_pages(site, {'core.html': _core, 'memit.html': _memit})
+
+
+def _ledger_methods(page):
     for anchor in ('ledger.stage', 'stage.add', 'stage.commit', 'stage.discard', 'ledger.fact_health', 'ledger.commit'):
         assert page.locator(f'article h3[id="{anchor}"]').count() == 1, anchor
     text = page.locator('article').inner_text()
     assert 'Stage.add' in text and 'replaces' in text, 'the signature of Stage.add'
-    page.close()
-    page, errors2 = _open(ctx, url + 'torch.html')
-    assert page.locator('article h3[id="torchlm.upper_prepare"]').count() == 1
-    assert not errors + errors2, errors + errors2
-    page.close()
+
+
+def test_patched_methods_listed_with_parameters(site):
+    "Methods attached with `@patch` appear under their class, with their signature."
+    _check_pages(site, {'ledger.html': _ledger_methods,
+                        'torch.html': lambda page: page.locator('article h3[id="torchlm.upper_prepare"]').count() == 1 or
+                                                   pytest.fail('TorchLM.upper_prepare is not listed')})
 
 
 def test_architecture_page(site):

@@ -48,6 +48,31 @@ def test_repl_fact_status_nap_sleep_quit(tmp_path):
     assert r.returncode == 0 and 'Suki plays the → cello' in r.stdout, r.stdout + r.stderr
 
 
+def test_repl_reply_first_interrupts_and_resume(tmp_path):
+    "The reply comes before [remembered]; Ctrl-C during a write or a sleep keeps the reply and the fact; a kill mid-write loses nothing."
+    c = _spawn(tmp_path)
+    c.sendline('My neighbour Tomas works as a beekeeper.')
+    c.expect('model> '); c.expect(r'\(remembering: Tomas works as a → beekeeper\)')
+    c.sendintr()                                                   # Ctrl-C while the fact is being written
+    c.expect(r'\[remembered\] Tomas works as a → beekeeper', timeout=600); c.expect('you> ')
+    c.sendline('/sleep'); c.expect('sleep'); c.sendintr()            # Ctrl-C during a sleep
+    c.expect(r'interrupted'); c.expect('you> ')
+    _say(c, '/facts', 'Tomas works as a → beekeeper')
+    c.sendline('My aunt Hana plays the cello.'); c.expect(r'\(remembering: Hana plays the → cello\)')
+    c.kill(9); c.close()                                           # gone, maybe mid-write
+    c = _spawn(tmp_path)                                           # a new session resumes what was not finished
+    c.sendline('/quit'); c.expect('bye'); c.expect(pexpect.EOF); c.close()
+    r = subprocess.run([str(SCRIPT), 'status'], env=_env(tmp_path), capture_output=True, text=True, timeout=300)
+    assert 'Tomas works as a → beekeeper' in r.stdout and 'Hana plays the → cello' in r.stdout, r.stdout + r.stderr
+    assert 'Traceback' not in r.stdout + r.stderr
+
+
+def test_chat_help_lists_its_options():
+    r = subprocess.run([str(SCRIPT), 'chat', '--help'], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0
+    for opt in ('--config', '--home', '--model', '--no-auto-sleep', 'memory'): assert opt in r.stdout, (opt, r.stdout)
+
+
 def test_repl_bad_input(tmp_path):
     c = _spawn(tmp_path)
     _say(c, '', r'\(empty line')

@@ -64,6 +64,7 @@ def expected_weights(folder: Path, base: dict) -> dict:
 def test_two_writers_and_an_opener(tmp_path):
     from sleeping_llm.torch_backend import tiny_lm
     from sleeping_llm.ledger import Ledger
+    import sleeping_llm.integrity  # noqa: F401  (Ledger.lost, foreign_files)
     folder, stop, n = tmp_path/'ledger', tmp_path/'stop', 5
     Ledger(folder, tiny_lm()).close()
     run = lambda code, *a: subprocess.Popen([sys.executable, '-c', code, str(folder), *map(str, a)], stdin=subprocess.PIPE,

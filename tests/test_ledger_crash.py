@@ -27,6 +27,7 @@ CHILD = textwrap.dedent('''
 def check(folder):
     from sleeping_llm.torch_backend import tiny_lm
     from sleeping_llm.ledger import Ledger, APPLIED
+    import sleeping_llm.integrity  # noqa: F401  (Ledger.lost)
     lm = tiny_lm(); base = {l: lm.read_down(l) for l in lm.cfg.memit.target_layers}
     led = Ledger(folder, lm)
     # weights = base + Σ active deltas: bit-for-bit against a second restart, and against an independent float64 sum
@@ -39,7 +40,9 @@ def check(folder):
     assert len(live) == len(set(live)), 'a fact is applied twice'
     names = {p.name for p in (Path(folder)/'tensors').iterdir()}
     assert names == led.tensor_files(), 'orphan or missing tensor files'
-    assert led.lost() == [], 'a committed edit lost its tensor file'
+    assert [x for x in led.lost() if x['edit_id'] is not None] == [], 'a committed edit lost its tensor file'
+    # a kill between an edit's file and its row leaves a never-committed edit: kept in recovered/ with its facts
+    assert all(x['reason'] == 'uncommitted' for x in led.lost())
     return led
 
 

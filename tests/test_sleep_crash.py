@@ -31,6 +31,7 @@ CHILD = textwrap.dedent('''
 def test_sigkill_during_sleep(tmp_path):
     from sleeping_llm.torch_backend import tiny_lm
     from sleeping_llm.ledger import Ledger
+    import sleeping_llm.integrity  # noqa: F401  (Ledger.lost)
     rng = random.Random(1); folder = tmp_path/'ledger'; steps_seen = set()
     for t in range(10):
         p = subprocess.Popen([sys.executable, '-c', CHILD, str(folder)], stdout=subprocess.PIPE, text=True)

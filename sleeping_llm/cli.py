@@ -30,7 +30,7 @@ from .ledger import LedgerError, Ledger
 from .integrity import repair, reset_ledger, import_ledger
 from .memory import Memory, open_memory
 from .sleep import SleepBar, sleep as sleep_cycle, pressure
-from .relations import RELATIONS
+from .relations import CATALOGUE
 from .evaluate import complete, begins_with, mentions
 from .wake import Session, Turn
 
@@ -161,7 +161,7 @@ CHAT_SUFFIX = ' Answer in one short sentence.'
 
 def answer_from_weights(lm: Backend, qs=DEMO_FACTS, max_new_tokens: int = 32) -> list[dict]:
     "Each question answered by raw completion of the relation prompt and through the chat template (no history)."
-    facts = [Fact(s, RELATIONS[r][0], o, relation=r) for s, r, o, q, w in qs]
+    facts = [Fact(s, CATALOGUE[r].prompt, o, relation=r) for s, r, o, q, w in qs]
     raw = complete(lm, [f.text for f in facts], 6)
     sysm = {'role': 'system', 'content': lm.cfg.context.system_prompt}
     out = []
@@ -233,7 +233,7 @@ def demo(cfg: Config, args, out_dir: Path | None = None) -> dict:
     secs['conversation'] = T() - t0
     print("[3/4] sleep", flush=True)
     t0 = T(); rep = s.sleep(); secs['sleep'] = T() - t0; print(rep)
-    rows = s.mem.ledger.facts(); expected = {(q[0], RELATIONS[q[1]][0], q[2]) for q in DEMO_FACTS}
+    rows = s.mem.ledger.facts(); expected = {(q[0], CATALOGUE[q[1]].prompt, q[2]) for q in DEMO_FACTS}
     junk = [str(r['fact']) for r in rows if (r['fact'].subject, r['fact'].prompt, r['fact'].object) not in expected]
     log = str(s.log_path); del s, mem, lm
     print("[4/4] restart: a fresh process, empty context, base weights + ledger; answering from the weights ...", flush=True)

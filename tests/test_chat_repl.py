@@ -4,6 +4,7 @@ Each test has its own SLEEPING_LLM_HOME (a temporary folder), so no ledger of th
 import json, os, subprocess, sys
 from pathlib import Path
 import pytest
+from sleeping_llm.cli import DEMO_KIN
 
 pexpect = pytest.importorskip('pexpect')
 SCRIPT = Path(sys.executable).parent/'sleeping-llm'
@@ -34,7 +35,7 @@ def _log(home):
 
 def test_repl_fact_status_nap_sleep_quit(tmp_path):
     c = _spawn(tmp_path)
-    _say(c, 'Hi, my name is Maya Okonkwo. My friend Suki plays the cello.', 'model> ', r'\[remembered\] Suki plays the → cello')
+    _say(c, 'Hi, my name is Maya Okonkwo. Suki plays the cello.', 'model> ', r'\[remembered\] Suki plays the → cello')
     _say(c, '/status', r'context +\d+/2048 tokens', r'memory +1 facts in 1 active edits, 0 degraded', r'pressure +\d\.\d\d')
     _say(c, '/facts', 'Suki plays the → cello')
     _say(c, '/nap', r'nap: recall \d\.\d\d on 1 recent facts')
@@ -52,13 +53,13 @@ def test_repl_reply_first_interrupts_and_resume(tmp_path):
     "The reply comes before [remembered]; Ctrl-C during a write or a sleep keeps the reply and the fact; a kill mid-write loses nothing."
     c = _spawn(tmp_path)
     c.sendline('My neighbour Tomas works as a beekeeper.')
-    c.expect('model> '); c.expect(r'\(remembering: Tomas works as a → beekeeper\)')
+    c.expect('model> '); c.expect(r'\(remembering: .*Tomas works as a → beekeeper\)')
     c.sendintr()                                                   # Ctrl-C while the fact is being written
     c.expect(r'\[remembered\] Tomas works as a → beekeeper', timeout=600); c.expect('you> ')
     c.sendline('/sleep'); c.expect('sleep'); c.sendintr()            # Ctrl-C during a sleep
     c.expect(r'interrupted'); c.expect('you> ')
     _say(c, '/facts', 'Tomas works as a → beekeeper')
-    c.sendline('My aunt Hana plays the cello.'); c.expect(r'\(remembering: Hana plays the → cello\)')
+    c.sendline('My aunt Hana plays the cello.'); c.expect(r'\(remembering: .*Hana plays the → cello\)')
     c.kill(9); c.close()                                           # gone, maybe mid-write
     c = _spawn(tmp_path)                                           # a new session resumes what was not finished
     c.sendline('/quit'); c.expect('bye'); c.expect(pexpect.EOF); c.close()
@@ -106,7 +107,7 @@ def test_demo_end_to_end(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads((out/'demo.json').read_text())
     assert (out/'demo.png').stat().st_size > 10_000
-    assert res['junk'] == 0 and res['ledger_facts'] == 10 and res['corrections'] == 1, res['ledger']
+    assert res['junk'] == 0 and res['ledger_facts'] == 10 + len(DEMO_KIN) and res['corrections'] == 1, res['ledger']
     assert sum(x['raw_ok'] for x in res['base']) == 0
     assert res['raw_recall'] >= 0.8, r.stdout[-3000:]
     fix = next(x for x in res['after'] if x['old'])

@@ -13,7 +13,7 @@ from test_docs_site import CHROMIUM, CHROMIUM_ARGS
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT/'data'/'results'/'widgets'
 KERNEL = 'sleeping-llm-browser-test'
-FACT = 'My friend Suki plays the cello.'
+FACT = 'Suki plays the cello.'
 
 pytestmark = pytest.mark.slow
 

@@ -157,7 +157,7 @@ def compute_targets(lm: Backend,                  # the model
         cot[nt:] = -m.v_kl_factor * p0 * active[:, None]
         lp, g_rows = lm.upper_log_probs(up, delta.detach()[owner], at, cot)
         nll_f = torch.zeros(nf).index_add(0, fact_of_tok, -lp[torch.arange(nt), tok_ids] * w_nll) * per_group[fact_group]
-        nll_g = torch.zeros(ng).index_reduce_(0, fact_group, nll_f, 'amax', include_self=False)
+        nll_g = torch.zeros(ng).scatter_reduce(0, fact_group, nll_f, 'amax', include_self=False)
         active &= ~(nll_g < m.v_loss_stop)                        # a subject is done when *each* of its facts is
         if not active.any(): break
         steps += active.long()

@@ -103,7 +103,7 @@ def test_repl_long_line_from_a_pipe(tmp_path):
 @pytest.mark.slow
 def test_demo_end_to_end(tmp_path):
     out = tmp_path/'out'
-    r = subprocess.run([str(SCRIPT), 'demo', '--out', str(out)], env=_env(tmp_path), capture_output=True, text=True, timeout=1500)
+    r = subprocess.run([str(SCRIPT), 'demo', '--out', str(out)], env=_env(tmp_path), capture_output=True, text=True, timeout=2700)
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads((out/'demo.json').read_text())
     assert (out/'demo.png').stat().st_size > 10_000

@@ -103,13 +103,13 @@ def test_repl_long_line_from_a_pipe(tmp_path):
 @pytest.mark.slow
 def test_demo_end_to_end(tmp_path):
     out = tmp_path/'out'
-    r = subprocess.run([str(SCRIPT), 'demo', '--out', str(out)], env=_env(tmp_path), capture_output=True, text=True, timeout=2700)
+    r = subprocess.run([str(SCRIPT), 'demo', '--out', str(out)], env=_env(tmp_path), capture_output=True, text=True, timeout=1500)
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads((out/'demo.json').read_text())
     assert (out/'demo.png').stat().st_size > 10_000
     assert res['junk'] == 0 and res['ledger_facts'] == 10 + len(DEMO_KIN) and res['corrections'] == 1, res['ledger']
     assert sum(x['raw_ok'] for x in res['base']) == 0
-    assert res['raw_recall'] >= 0.8, r.stdout[-3000:]
+    assert res['raw_recall'] >= 0.8 and res['chat_recall'] >= 0.6, r.stdout[-3000:]
     fix = next(x for x in res['after'] if x['old'])
     assert fix['raw_ok'] and not fix['raw'].strip().lower().startswith(fix['old'].lower())
     print(f"\ndemo: raw {res['raw_recall']:.0%}, chat {res['chat_recall']:.0%}, {res['seconds']}")

@@ -99,7 +99,7 @@ class MemitConfig:
 
 @dataclass
 class SleepConfig:
-    degraded_threshold: float = opt(0.5, lo=0.0, hi=1.0)
+    degraded_threshold: float = opt(1.0, lo=0.0, hi=1.01, doc='an edit is degraded when the share of its facts recalled is below this (1.0: any fact lost)')
     max_ppl_increase: float = opt(0.05, lo=0.0, doc='relative rise that triggers rollback')
     max_refresh_per_cycle: int = opt(30, lo=0)
     reference_texts: int = opt(3, lo=0, doc='reference files a sleep measures perplexity on (0: all of data/reference)')

@@ -1,7 +1,12 @@
 """Shared pytest options: `--slow` also runs cells and tests flagged slow (nbdev's `tst_flags`)."""
-import importlib.util
+import importlib.util, os
 from pathlib import Path
 import pytest
+
+# The system OpenBLAS that MLX uses (`sleeping_llm.core.preload_blas`) joins its worker threads in a fork handler; seen
+# in CI 2026-12-06: pytest hung for 40 minutes in that handler when the REPL test forked (pexpect) after the MLX test.
+# One BLAS thread has no workers to join. torch uses MKL, so only MLX's matrix products run on one thread in tests.
+os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')
 
 DOCS_TOOL = Path(__file__).resolve().parent.parent/'tools'/'docs.py'
 

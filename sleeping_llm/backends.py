@@ -5,7 +5,7 @@
 # %% ../nbs/01_backends.ipynb #47989c15
 from __future__ import annotations
 import ctypes, ctypes.util, hashlib, importlib, json, math, os, re, shutil, sys, tempfile, threading, time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 import numpy as np
@@ -16,9 +16,9 @@ from .core import *
 # %% auto #0
 __all__ = ['BACKEND_API', 'EMBEDDED_PACKAGE', 'EMBEDDED_GGUF', 'PACKAGES', 'SENTENCE_END', 'BACKENDS', 'Backend', 'missing_api',
            'ModelNotFound', 'embedded_gguf', 'file_fingerprint', 'convert_gguf', 'model_folder', 'folder_fingerprint',
-           'target_devices', 'BackendUnavailable', 'require', 'Rows', 'padded', 'text_rows', 'weights_lock', 'generate',
-           'chat', 'ends_sentence', 'whole_sentences', 'NgramGuard', 'reference_texts', 'nll', 'perplexity',
-           'load_model', 'check_layers']
+           'target_devices', 'BackendUnavailable', 'require', 'Rows', 'padded', 'text_rows', 'PromptCache',
+           'weights_lock', 'generate', 'chat', 'ends_sentence', 'whole_sentences', 'NgramGuard', 'reference_texts',
+           'nll', 'perplexity', 'load_model', 'check_layers']
 
 # %% ../nbs/01_backends.ipynb #e12897fe
 @runtime_checkable
@@ -63,7 +63,7 @@ class Backend(Protocol):
     def generate_ids(self, input_ids: torch.Tensor, max_new_tokens: int | None = None, temperature: float = 0.0,
                      top_p: float | None = None, seed: int | None = None, repetition_penalty: float | None = None,
                      streamer=None, sentence_after: int | None = None, no_repeat_ngram_size: int | None = None,
-                     avoid: list | None = None) -> torch.Tensor:
+                     avoid: list | None = None, prompt_cache: PromptCache | None = None) -> torch.Tensor:
         "New token ids after `input_ids` (greedy unless `temperature` > 0), stopping at a sentence end after `sentence_after` tokens."
         ...
     def generate_batch(self, prompts: list[str], max_new_tokens: int, temperature: float = 0.0,
@@ -203,6 +203,21 @@ def text_rows(lm: Backend, texts: list[str], subjects: list[str]) -> Rows:
 def _encode_chat(lm: Backend, messages: list[dict]):
     ids = lm.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors='pt', return_dict=True)
     return ids['input_ids']
+
+@dataclass
+class PromptCache:
+    """What a backend keeps between two generations of one conversation: the token ids it has read and its attention
+    keys/values for them (the backend's own cache object). `generate_ids(..., prompt_cache=c)` runs only the tokens
+    after the longest prefix the cache shares with the new prompt, then keeps the new state."""
+    ids: list = field(default_factory=list)   # the tokens whose keys/values `state` holds
+    state: object = None                      # the backend's cache (None: nothing kept)
+    def reusable(self, ids: list, least: int = 8) -> int:
+        "How many leading tokens of `ids` the cache can stand for (0 if fewer than `least`); one is always left to run."
+        n = 0
+        for a, b in zip(self.ids, ids[:-1]):
+            if a != b: break
+            n += 1
+        return n if n >= least and self.state is not None else 0
 
 def weights_lock(lm: Backend) -> threading.RLock:
     "The lock that keeps a generation and a change of `lm`'s edited weights apart (one per model; a writer thread may edit while another answers)."

@@ -158,10 +158,10 @@ def compute_targets(lm: Backend,                  # the model
     n_rows = torch.zeros(na).index_add(0, torch.tensor([i for i in row_fact if i >= 0]), torch.ones(B - ng))
     group = torch.tensor([rows.fact[row_fact.index(i)] for i in range(na)])          # each fact's (and anchor's) subject
     per_group = torch.zeros(ng).index_add(0, group, torch.ones(na))
-    r_idx, t_idx, tok_ids, w_nll = [], [], [], []
+    r_idx, t_idx, tok_ids, w_nll, last = [], [], [], [], []
     for b, tg in enumerate(tgt):                                 # each fact weighs the same in its subject's loss
-        for (p, o) in tg:
-            r_idx.append(b); t_idx.append(p - rows.subj[b]); tok_ids.append(o)
+        for j, (p, o) in enumerate(tg):
+            r_idx.append(b); t_idx.append(p - rows.subj[b]); tok_ids.append(o); last.append(j == len(tg) - 1)
             w_nll.append(1.0 / (len(tg) * float(n_rows[row_fact[b]] * per_group[group[row_fact[b]]])))
     ess = [b for b in range(B) if essence[b]]                   # one per subject, in subject order
     at = (torch.tensor(r_idx + ess), torch.tensor(t_idx + [rows.lens[b] - 1 - rows.subj[b] for b in ess]))
@@ -179,6 +179,7 @@ def compute_targets(lm: Backend,                  # the model
     nll_g, nf = torch.zeros(ng), len(facts)
     fact_of_tok = torch.tensor([row_fact[b] for b in r_idx])
     nll_f = torch.zeros(na)
+    last, ends = torch.tensor(last, dtype=torch.bool), ends_word(lm.tokenizer)
     for step in range(m.v_steps):
         if pause is not None: pause()
         cot = torch.zeros(len(at[0]), kl0.shape[-1])             # ∂loss/∂log p: -w at target tokens, -β p₀ on the essence
@@ -187,7 +188,13 @@ def compute_targets(lm: Backend,                  # the model
         lp, g_rows = lm.upper_log_probs(up, delta.detach()[owner], at, cot)
         nll_f = torch.zeros(na).index_add(0, fact_of_tok, -lp[torch.arange(nt), tok_ids] * w_nll) * per_group[group]
         nll_g = torch.zeros(ng).scatter_reduce(0, group, nll_f, 'amax', include_self=False)
-        active &= ~(nll_g < m.v_loss_stop)                        # a subject is done when *each* of its facts (and anchors) is
+        done = nll_g < m.v_loss_stop                              # a subject is done when *each* of its facts (and anchors) is
+        if m.v_stop_prob > 0:                                     # ... or greedy decoding says each of them, with margin
+            top = lp[:nt].argmax(-1)
+            good = torch.where(last, ends[top.clamp_max(len(ends) - 1)],
+                               (top == tok_ids) & (lp[torch.arange(nt), tok_ids] >= math.log(m.v_stop_prob)))
+            done |= torch.zeros(ng).index_add(0, group_of_tok, (~good).float()) == 0
+        active &= ~done
         if not active.any(): break
         steps += active.long()
         with torch.no_grad():                                     # + ∂/∂δ of γ‖δ‖/‖h‖²

@@ -163,26 +163,35 @@ def write_down(self: MlxLM, l: int, W: torch.Tensor):
 
 # %% ../nbs/01b_mlx.ipynb #36003844
 def _m_tokens(self: MlxLM, ids: list[int], max_new_tokens: int, temperature, top_p, repetition_penalty=None, streamer=None,
-              sentence_after=None, guard: NgramGuard | None = None) -> list[int]:
+              sentence_after=None, guard: NgramGuard | None = None, prompt_cache: PromptCache | None = None) -> list[int]:
     "mlx-lm's generation loop from `ids`; stops after an end-of-sequence token (kept, as transformers does)."
     import mlx.core as mx
     from mlx_lm.generate import generate_step
+    from mlx_lm.models.cache import make_prompt_cache, trim_prompt_cache
     from mlx_lm.sample_utils import make_sampler, make_logits_processors
     sampler = make_sampler(temperature or 0.0, (top_p or self.cfg.model.top_p) if temperature else 0.0)
     procs = make_logits_processors(repetition_penalty=repetition_penalty) if repetition_penalty else []
-    def guarded(tokens, logits):                 # `tokens`: the prompt and the new tokens so far
-        ban = guard.banned(tokens.tolist()[len(ids):])
+    n, cache = 0, None
+    if prompt_cache is not None:                 # run only what follows the cached prefix
+        n = prompt_cache.reusable(ids)
+        cache = prompt_cache.state if n else make_prompt_cache(self.model)
+        if n: trim_prompt_cache(cache, len(prompt_cache.ids) - n)
+        prompt_cache.state, prompt_cache.ids = None, []
+    def guarded(tokens, logits):                 # `tokens`: the prompt given and the new tokens so far
+        ban = guard.banned(tokens.tolist()[len(ids) - n:])
         if ban: logits[:, mx.array(sorted(ban))] = -float('inf')
         return logits
     procs = (procs + [guarded] if guard else procs) or None
     if streamer is not None: streamer.put(torch.tensor([ids]))
     out = []
-    for tok, _ in generate_step(mx.array(ids), self.model, max_tokens=max_new_tokens, sampler=sampler, logits_processors=procs):
+    for tok, _ in generate_step(mx.array(ids[n:]), self.model, max_tokens=max_new_tokens, sampler=sampler, logits_processors=procs,
+                                prompt_cache=cache):
         out.append(int(tok))
         if streamer is not None: streamer.put(torch.tensor([out[-1]]))
         if out[-1] in self.eos: break
         if sentence_after and len(out) >= sentence_after and ends_sentence(self.tokenizer.decode(out[-2:])): break
     if streamer is not None: streamer.end()
+    if prompt_cache is not None: prompt_cache.ids, prompt_cache.state = (ids + out)[:cache[0].offset], cache
     return out
 
 def _m_seed(self: MlxLM, temperature, seed):
@@ -191,12 +200,13 @@ def _m_seed(self: MlxLM, temperature, seed):
 
 @patch
 def generate_ids(self: MlxLM, input_ids, max_new_tokens=None, temperature=0.0, top_p=None, seed=None,
-                    repetition_penalty=None, streamer=None, sentence_after=None, no_repeat_ngram_size=None, avoid=None) -> torch.Tensor:
+                    repetition_penalty=None, streamer=None, sentence_after=None, no_repeat_ngram_size=None, avoid=None,
+                    prompt_cache=None) -> torch.Tensor:
     "New token ids after `input_ids`, from mlx-lm's generation loop (with an `NgramGuard` when `no_repeat_ngram_size` is set)."
     _m_seed(self, temperature, seed)
     guard = NgramGuard(no_repeat_ngram_size, avoid or ()) if no_repeat_ngram_size else None
     return torch.tensor(_m_tokens(self, input_ids.reshape(-1).tolist(), max_new_tokens or self.cfg.model.max_new_tokens,
-                                  temperature, top_p, repetition_penalty, streamer, sentence_after, guard), dtype=torch.long)
+                                  temperature, top_p, repetition_penalty, streamer, sentence_after, guard, prompt_cache), dtype=torch.long)
 
 @patch
 def generate_batch(self: MlxLM, prompts: list[str], max_new_tokens: int, temperature=0.0, top_p=None, seed=None) -> list[str]:

@@ -239,17 +239,30 @@ def _sampling(lm: TorchLM, temperature, top_p, seed, repetition_penalty=None) ->
 
 @patch
 def generate_ids(self: TorchLM, input_ids, max_new_tokens=None, temperature=0.0, top_p=None, seed=None,
-                  repetition_penalty=None, streamer=None, sentence_after=None, no_repeat_ngram_size=None, avoid=None):
+                  repetition_penalty=None, streamer=None, sentence_after=None, no_repeat_ngram_size=None, avoid=None,
+                  prompt_cache=None):
     """Generate from token ids (1×T); return the new ids only. A transformers `streamer` receives the ids as they come;
-    `no_repeat_ngram_size` n: no n-gram of the new ids repeats one of theirs or of `avoid` (`NgramGuard`)."""
+    `no_repeat_ngram_size` n: no n-gram of the new ids repeats one of theirs or of `avoid` (`NgramGuard`); with a
+    `PromptCache` only the tokens after what it holds are run, and it keeps the new state."""
     kw = _sampling(self, temperature, top_p, seed, repetition_penalty)
     if streamer is not None: kw['streamer'] = streamer
     if no_repeat_ngram_size: kw['logits_processor'] = [_Guarded(NgramGuard(no_repeat_ngram_size, avoid or ()), input_ids.shape[1])]
     if sentence_after: kw['stopping_criteria'] = [SentenceEnd(self.tokenizer, input_ids.shape[1], sentence_after)]
+    if prompt_cache is not None:
+        n = prompt_cache.reusable(input_ids[0].tolist())
+        if n:                                                     # transformers' crop takes how many tokens to drop
+            drop = prompt_cache.state.get_seq_length() - n
+            if drop > 0: prompt_cache.state.crop(-drop)
+            kw['past_key_values'] = prompt_cache.state
+        prompt_cache.state, prompt_cache.ids = None, []          # an interrupted generation leaves nothing half-kept
+        kw['return_dict_in_generate'] = True
     input_ids = input_ids.to(self.device)
     with torch.no_grad():
         out = self.model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
                                   max_new_tokens=max_new_tokens or self.cfg.model.max_new_tokens, **kw)
+    if prompt_cache is not None:
+        kv, out = out.past_key_values, out.sequences
+        prompt_cache.ids, prompt_cache.state = out[0, :kv.get_seq_length()].tolist(), kv
     return out[0, input_ids.shape[1]:].cpu()
 
 @patch

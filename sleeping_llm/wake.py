@@ -137,6 +137,7 @@ class Session:
         self.people = saved_people(self.user_file)
         self._public = {}                     # name → public figure? (asked of the model once per name)
         self.summary, self.turns, self.n_turns = '', [], 0
+        self.kv = PromptCache()               # the conversation as read so far: a reply reads only the new turn
         self.lock = threading.RLock()     # one at a time: a turn, a sleep, a nap, a compaction (a turn may sleep)
         self.write_lock = threading.RLock()   # one writer of weights in this session: the background writer or a sleep
         self.idle = threading.Event(); self.idle.set()   # clear while a reply is generated (the writer yields the CPU)
@@ -272,7 +273,7 @@ def turn(self: Session, text: str, streamer=None) -> Turn:
                 streamer.put(torch.tensor([0])); streamer.put(torch.tensor(self.lm.tokenizer(t.reply, add_special_tokens=False)['input_ids'])); streamer.end()
         else:
             t.reply = chat(self.lm, self.messages(), max_new_tokens=self.max_new_tokens, repetition_penalty=self.repetition_penalty,
-                           streamer=streamer, sentence_after=m.reply_sentence_after or None, no_repeat_ngram_size=m.no_repeat_ngram_size or None)
+                           prompt_cache=self.kv, streamer=streamer, sentence_after=m.reply_sentence_after or None, no_repeat_ngram_size=m.no_repeat_ngram_size or None)
     finally: self.idle.set()
     t.seconds['reply'] = time.perf_counter() - t1
     self.turns.append({'role': 'assistant', 'content': t.reply}); self.n_turns += 1

@@ -53,6 +53,7 @@ def asked(text: str, people: People) -> list[tuple[str, Relation]]:
     out = []
     for s in sentences(plain(text)[:2000]):
         q = ASK_PREFIX.sub('', s.strip().rstrip('?!. ').strip()).lower()
+        q = re.sub(r"^which\b", 'what', q)            # 'which language am I learning' is 'what language …'
         q = re.sub(r"(?:,?\s+(?:now|again|currently|these days|nowadays|at the moment|right now|please|today|then|exactly))+$", '', q)
         if not q or not (is_question(s) or s.strip().endswith('?') or q != s.strip().rstrip('?!. ').lower()): continue
         hits = []                                        # every reading, catalogue first: the session takes the first it holds

@@ -35,6 +35,7 @@ class Relation:
     only: tuple = ()          # the objects it accepts (empty: any)
     never: tuple = ()         # objects it refuses
     examples: tuple = ()      # objects it is known to take (documentation and tests; any other is accepted)
+    where: str = ''           # the relation that a capitalised place after the object states too: 'a nurse in Leeds' (job, then city)
 
 IRREGULAR = {'am': 'is', 'have': 'has', 'do': 'does', 'go': 'goes', 'was': 'was', 'were': 'was'}
 PAST = {'grew', 'was', 'got', 'came', 'went', 'learnt', 'did', 'had', 'just', 'married', 'made', 'took', 'began', 'became', 'left'}
@@ -318,8 +319,11 @@ def extract(text: str,                          # what the user wrote (one turn)
             if prev and (SHARED.search(before) or who == 'third' == prev[1] and PRONOUN.search(before)): subj, who, kin = prev
             if subj is not None: prev = (subj, who, kin)       # 'he' can be someone named in a negated clause ('… does not live')
             if subj is None or who != person: continue
-            obj = object_after(s[m.end():m.end() + 200], r)
-            if obj: found.append((m.start(), m.end(), subj, r, obj, kin, s[_clause_start(s, m.start()):m.end()]))
+            obj = object_after(s[m.end():m.end() + 200], r); clause = s[_clause_start(s, m.start()):m.end()]
+            if obj: found.append((m.start(), m.end(), subj, r, obj, kin, clause))
+            at = obj and r.where and re.match(rf"\s*(?:(?:a|an|the)\s+)?{re.escape(obj)}\s+(?:based )?in\s+", s[m.end():], re.I)
+            where = at and is_capitalised(s[m.end() + at.end():][:1]) and object_after(s[m.end() + at.end():][:200], CATALOGUE[r.where])
+            if where: found.append((m.start(), m.end(), subj, CATALOGUE[r.where], where, kin, clause))   # 'a nurse in Leeds'
         for m in POSSESSIVE.finditer(s):
             r, thing = None, m['thing'].lower(); fav = (m['fav'] or '').lower().replace('favorite', 'favourite').replace('fave', 'favourite')
             own = re.fullmatch(rf"({WORD})'s name", thing)                       # "my dog's name is Biscuit"

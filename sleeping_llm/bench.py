@@ -195,12 +195,12 @@ def _max_repeats(text: str, n: int = 4) -> int:
     return max([grams.count(g) for g in set(grams)] + [0])
 
 class _FirstToken:
-    "A streamer that notes when the first new token arrives."
-    def __init__(self): self.t, self.skip = None, True
+    "A streamer that notes when the first new token arrives, and when the reply ends."
+    def __init__(self): self.t, self.skip, self.done = None, True, None
     def put(self, ids):
         if self.skip: self.skip = False
         elif self.t is None: self.t = time.perf_counter()
-    def end(self): pass
+    def end(self): self.done = time.perf_counter()
 
 def _unwritable(obj: str):
     "Make the facts whose object is `obj` impossible to write: the wake path optimises them with 0 steps (v* = h)."
@@ -230,7 +230,8 @@ def _play_chat(mem, script, unwritable):
     turns = []
     for text in script:
         st = _FirstToken(); t0 = time.perf_counter(); t = s.turn(text, streamer=st); t1 = time.perf_counter()
-        turns.append(dict(user=text, reply=t.reply, facts=t.pending, first_token_s=(st.t or t1) - t0, reply_s=t1 - t0,
+        turns.append(dict(user=text, reply=t.reply, facts=t.pending, first_token_s=(st.t or t1) - t0, reply_s=(st.done or t1) - t0,
+                          turn_s=t1 - t0, events=t.events,
                           english=_english(t.reply), max_repeat=_max_repeats(t.reply)))
     s.wait_writes()
     t0 = time.perf_counter(); closing = s.sleep(); closing_s = time.perf_counter() - t0     # the day's work

@@ -257,7 +257,6 @@ def turn(self: Session, text: str, streamer=None) -> Turn:
     shown, cut = self.fit(text)
     if cut: t.events.append('truncated')
     self.turns.append({'role': 'user', 'content': shown})
-    if self.tokens() + self.max_new_tokens > self.budget and self.compact(): t.events.append('compacted')
     while self.tokens() + self.max_new_tokens > self.cfg.context.max_tokens and len(self.turns) > 1:
         self.turns.pop(0)                                  # summary alone still too long: drop the oldest
     if self.tokens() + self.max_new_tokens > self.cfg.context.max_tokens:  # the new summary left less room: cut again
@@ -278,6 +277,7 @@ def turn(self: Session, text: str, streamer=None) -> Turn:
     t.seconds['reply'] = time.perf_counter() - t1
     self.turns.append({'role': 'assistant', 'content': t.reply}); self.n_turns += 1
     self.log('assistant', content=t.reply, **({'from_memory': t.from_memory} if t.from_memory else {}))
+    if self.tokens() + self.max_new_tokens > self.budget and self.compact(): t.events.append('compacted')   # after the reply: nobody waits for it
     if self.mode == 'turn': self._inject(t, cands)
     if self.mode == 'background' and cands: t.pending = [str(c.fact) for c in cands]; self.submit(cands)
     if self.auto_sleep and self.mode != 'background':    # the background writer checks after its writes

@@ -10,7 +10,7 @@ from .relations import *
 from .relations import _title
 
 # %% auto #0
-__all__ = ['ASK_PREFIX', 'QUESTIONS', 'OPEN_ASKS', 'ask_regex', 'asked']
+__all__ = ['ASK_PREFIX', 'QUESTIONS', 'OPEN_ASKS', 'NAME_ASK', 'ask_regex', 'asks_name', 'asked']
 
 # %% ../nbs/09a_questions.ipynb #55637424
 def ask_regex(pattern: str) -> str:
@@ -48,14 +48,25 @@ def _who(word: str, people: People) -> str | None:
         if name.lower() == lw or name.lower().split()[0] == lw: return name
     return ' '.join(_title(x) for x in w.split())
 
-def asked(text: str, people: People) -> list[tuple[str, Relation]]:
-    "What a question may ask about: [(subject, relation)], most likely first, e.g. 'What is my job?' → [(the user, job), …]; [] if none."
-    out = []
+def _questions(text: str):
+    "Each question in `text`, made regular: lower case, no 'do you remember', no final 'now' or '?', 'which' read as 'what'."
     for s in sentences(plain(text)[:2000]):
         q = ASK_PREFIX.sub('', s.strip().rstrip('?!. ').strip()).lower()
         q = re.sub(r"^which\b", 'what', q)            # 'which language am I learning' is 'what language …'
         q = re.sub(r"(?:,?\s+(?:now|again|currently|these days|nowadays|at the moment|right now|please|today|then|exactly))+$", '', q)
-        if not q or not (is_question(s) or s.strip().endswith('?') or q != s.strip().rstrip('?!. ').lower()): continue
+        if q and (is_question(s) or s.strip().endswith('?') or q != s.strip().rstrip('?!. ').lower()): yield q
+
+NAME_ASK = re.compile(r"^(?:what(?:'s| is| was) my (?:full |first )?name|who am i|(?:my|what my) name(?: is)?|what do you call me|who i am"
+                      r"|what am i called|do you (?:know|remember) (?:my name|who i am))$")
+
+def asks_name(text: str) -> bool:
+    "Does `text` ask for the user's own name ('What's my name?', 'do you remember who I am?')?"
+    return any(NAME_ASK.match(q) for q in _questions(text))
+
+def asked(text: str, people: People) -> list[tuple[str, Relation]]:
+    "What a question may ask about: [(subject, relation)], most likely first, e.g. 'What is my job?' → [(the user, job), …]; [] if none."
+    out = []
+    for q in _questions(text):
         hits = []                                        # every reading, catalogue first: the session takes the first it holds
         for r, pat in QUESTIONS:
             m = pat.match(q)

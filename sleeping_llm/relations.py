@@ -12,10 +12,10 @@ from .backends import *
 from .evaluate import mentions
 
 # %% auto #0
-__all__ = ['IRREGULAR', 'PAST', 'KIN', 'ANIMALS', 'ONE_OF', 'KIN_ADJ', 'ADVERBS', 'NEGATIONS', 'BOUNDARY', 'CONNECT', 'NOT_NAMES',
-           'FUNCTION_CAPS', 'OPEN_VERBS_NEVER', 'QUESTION_START', 'HYPOTHETICAL', 'INSTRUCTION', 'REMEMBER', 'WORD',
-           'CLAUSE', 'NAME_INTRO', 'POSSESSIVE', 'OPEN_VERB', 'HAS_KIN', 'CATALOGUE', 'PATTERNS', 'NOUNS', 'SHARED',
-           'PRONOUN', 'MAX_PER_SENTENCE', 'MAX_PER_TURN', 'EXTRACT_PROMPT', 'Relation', 'third_person',
+__all__ = ['IRREGULAR', 'PAST', 'KIN', 'CATALOGUE', 'ANIMALS', 'ONE_OF', 'KIN_ADJ', 'ADVERBS', 'NEGATIONS', 'BOUNDARY', 'CONNECT',
+           'NOT_NAMES', 'FUNCTION_CAPS', 'OPEN_VERBS_NEVER', 'QUESTION_START', 'HYPOTHETICAL', 'INSTRUCTION',
+           'REMEMBER', 'WORD', 'CLAUSE', 'NAME_INTRO', 'POSSESSIVE', 'OPEN_VERB', 'HAS_KIN', 'PATTERNS', 'NOUNS',
+           'SHARED', 'PRONOUN', 'MAX_PER_SENTENCE', 'MAX_PER_TURN', 'EXTRACT_PROMPT', 'Relation', 'third_person',
            'load_catalogue', 'open_relation', 'verb_relation', 'plain', 'sentences', 'is_question', 'is_capitalised',
            'People', 'subject_before', 'object_after', 'user_name', 'Candidate', 'Extraction', 'fact_about', 'extract',
            'is_relation', 'grounded', 'public_figure', 'extract_model']
@@ -82,9 +82,10 @@ KIN = ('sister', 'brother', 'friend', 'best friend', 'boyfriend', 'girlfriend', 
        'aunt', 'uncle', 'mother', 'father', 'mum', 'mom', 'dad', 'partner', 'wife', 'husband', 'son', 'daughter', 'boss',
        'flatmate', 'roommate', 'grandmother', 'grandfather', 'grandma', 'grandpa', 'granny', 'niece', 'nephew', 'fiancé',
        'fiancée', 'fiance', 'fiancee', 'stepmother', 'stepfather', 'stepsister', 'stepbrother', 'teacher', 'landlord',
-       'landlady', 'housemate', 'classmate', 'coworker', 'co-worker', 'mentor', 'godmother', 'godfather', 'twin',
-       'dog', 'cat', 'puppy', 'kitten', 'parrot', 'rabbit', 'horse', 'tortoise', 'hamster')
-ANIMALS = KIN[KIN.index('dog'):]
+       'landlady', 'housemate', 'classmate', 'coworker', 'co-worker', 'mentor', 'godmother', 'godfather', 'twin')
+CATALOGUE = load_catalogue()
+ANIMALS = tuple(CATALOGUE['pet'].only)      # 'my ferret Pistachio': the animals the `pet` relation takes (one list)
+KIN += ANIMALS
 ONE_OF = ('best friend', 'boyfriend', 'girlfriend', 'mother', 'father', 'mum', 'mom', 'dad', 'partner', 'wife', 'husband',
           'boss', 'fiancé', 'fiancée', 'fiance', 'fiancee', 'stepmother', 'stepfather', 'landlord', 'landlady')   # a person has one
 KIN_ADJ = ('older', 'younger', 'little', 'big', 'baby', 'elder', 'twin', 'new', 'old', 'oldest', 'youngest', 'eldest', 'best')
@@ -122,8 +123,8 @@ OPEN_VERBS_NEVER = set("""am was were be been have had has do did does will woul
 def plain(text: str) -> str:
     "A user's text made regular for matching: NFKC, straight quotes, pronoun contractions spelled out, one space."
     t = normal_text(text).replace('’', "'").replace('‘', "'").replace('“', '"').replace('”', '"')
-    for a, b in ((r"\b([Ii])'m\b", r'\1 am'), (r'\b([Ii])m\b', r'\1 am'), (r"\b([Ii])'ve\b", r'\1 have'), (r'\b([Ii])ve\b', r'\1 have'),
-                 (r"\b([Ii])'d\b", r'\1 would'), (r"\b([Ss]?[Hh]e)'s (got|been|moved|lived|had|just|relocated|started|always|never|taken|become)\b", r'\1 has \2'),
+    for a, b in ((r"\b([Ii])'m\b", r'\1 am'), (r'\b([Ii])m\b', r'\1 am'), (r"\b([Ii]|[Ww]e)'ve\b", r'\1 have'), (r'\b([Ii])ve\b', r'\1 have'),
+                 (r"\b([Ii]|[Ww]e)'d\b", r'\1 would'), (r"\b([Ww]e)'re\b", r'\1 are'), (r"\b([Ss]?[Hh]e)'s (got|been|moved|lived|had|just|relocated|started|always|never|taken|become)\b", r'\1 has \2'),
                  (r"\b([Ss]?[Hh]e)'s\b", r'\1 is'), (r"\b(\w+)n't\b", r'\1 not'), (r"\bcan not\b", 'cannot'),
                  (r"\b(wo) not\b", 'will not'), (r"\bdont\b", 'do not'), (r"\bdoesnt\b", 'does not'), (r"\bisnt\b", 'is not')):
         t = re.sub(a, b, t)
@@ -184,7 +185,7 @@ def subject_before(prefix: str, people: People) -> tuple[str | None, str, str | 
     while words and words[-1].lower() in ADVERBS + ('not', 'never', 'do', 'does', 'did'): words.pop()   # 'my brother does not'
     if not words or words[-1] in ',;:': return None, '', None
     w = words[-1]
-    if w in ('I', 'i'): return people.user, 'first', None
+    if w in ('I', 'i', 'we', 'We'): return people.user, 'first', None                # 'we moved to Odense': the user too
     if w.lower() in ('he', 'she'): return people.last, 'third', None
     kin, n = _kin_at_end(words)
     if kin: return people.of_kin(kin), 'third', kin
@@ -270,7 +271,6 @@ def _patterns(cat: dict[str, Relation]) -> list:
             if _alts(ph): out.append((r, person, re.compile(rf"(?<![\w'])(?:{_alts(ph)})\s+(?=\S)", re.I)))
     return out
 
-CATALOGUE = load_catalogue()
 PATTERNS = _patterns(CATALOGUE)
 NOUNS = {n.lower(): r for r in CATALOGUE.values() for n in r.nouns}
 

@@ -265,7 +265,9 @@ def turn(self: Session, text: str, streamer=None) -> Turn:
     m = self.cfg.model
     self.idle.clear()                                      # the background writer waits between its steps meanwhile
     try:
-        hit = None if cands else self.recall_answer(text)
+        if not cands and asks_name(text):                  # who is talking: the session's record (user.json), also in the system prompt
+            hit = ('', f"Your name is {self.user}." if self.user != 'The user' else "You haven't told me your name yet.")
+        else: hit = None if cands else self.recall_answer(text)
         if hit:                                            # a question about what it was told: answered by the weights
             t.from_memory, t.reply = str(hit[0]), hit[1]
             if streamer is not None:

@@ -13,9 +13,9 @@ from .backends import *
 from .covariance import Covariance
 
 # %% auto #0
-__all__ = ['PREFIX_SEEDS', 'solve_direct', 'm_inv', 'solve_woodbury', 'subject_last_index', 'key_index', 'context_templates',
-           'key_rows', 'gather_rows', 'ends_word', 'word_end', 'compute_targets', 'Edit', 'EditedWeights',
-           'check_facts', 'memit', 'said_keys', 'preserving', 'object_nll']
+__all__ = ['PREFIX_SEEDS', 'SAID_MAX_COS', 'solve_direct', 'm_inv', 'solve_woodbury', 'subject_last_index', 'key_index',
+           'context_templates', 'key_rows', 'gather_rows', 'ends_word', 'word_end', 'compute_targets', 'Edit',
+           'EditedWeights', 'check_facts', 'memit', 'said_keys', 'preserving', 'object_nll']
 
 # %% ../nbs/03_memit.ipynb #25ae7741
 def solve_direct(C: torch.Tensor, K: torch.Tensor, lam: float) -> torch.Tensor:
@@ -336,6 +336,8 @@ def said_keys(lm: Backend, facts: list[Fact], layers, batch: int = 32) -> dict:
         for b, f in enumerate(part): _SAID[name(f)] = {l: ks[l][b, pos[b]].float().cpu() for l in layers}
     return {l: torch.cat([_SAID[name(f)][l] for f in facts]) for l in layers} if facts else {}
 
+SAID_MAX_COS = 0.8
+
 def preserving(cov: Covariance,       # C per edited layer
                kept: list,            # the `Edit`s whose keys the new edit should leave alone
                hp: MemitConfig,       # lambda_reg and preserve_edits (the weight w)
@@ -347,7 +349,11 @@ def preserving(cov: Covariance,       # C per edited layer
     held = [(e, [i for i, f in enumerate(e.facts) if f.subject not in subjects]) for e in kept]
     said = said_keys(lm, [e.facts[i] for e, ix in held for i in ix], hp.target_layers) if lm is not None and w else {}
     def solve(l: int, K: torch.Tensor) -> torch.Tensor:
-        Kp = [e.keys[l][i] for e, i in held if l in e.keys and i] + ([said[l]] if l in said else [])
+        S = said.get(l)
+        if S is not None:                # a said key that (nearly) is a new key: the new fact moves it
+            cos = torch.nn.functional.normalize(S.double(), dim=1) @ torch.nn.functional.normalize(K.double(), dim=0)
+            S = S[cos.max(1).values < SAID_MAX_COS]
+        Kp = [e.keys[l][i] for e, i in held if l in e.keys and i] + ([S] if S is not None and len(S) else [])
         if not Kp or w == 0: return solve_woodbury(cov.chol(l), K, hp.lambda_reg)
         Kp = torch.cat(Kp, 0).T.double() * w ** 0.5
         return m_inv(cov.chol(l), torch.cat([Kp, K.double()], 1), hp.lambda_reg, X=K)

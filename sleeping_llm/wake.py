@@ -20,8 +20,8 @@ from .sleep import *
 from .relations import *
 
 # %% auto #0
-__all__ = ['sleep_cycle', 'nap_cycle', 'plan_injection', 'inject', 'Turn', 'saved_people', 'saved_user_name', 'Session', 'locked',
-           'Write']
+__all__ = ['sleep_cycle', 'nap_cycle', 'plan_injection', 'nested_last', 'inject', 'Turn', 'saved_people', 'saved_user_name',
+           'Session', 'locked', 'Write']
 
 # %% ../nbs/10_wake.ipynb #95ec54cb
 def _recalled(ledger: Ledger, fact_id: int) -> bool:
@@ -49,28 +49,41 @@ def plan_injection(ledger: Ledger, facts: list[Fact]) -> dict:
     anchors = [r['fact'] for r in rows if r['edit_id'] not in replaces and r['fact'].subject in subjects]
     return dict(known=known, new=new, corrected=corrected, replaces=sorted(replaces), carry=carry, anchors=anchors)
 
+def _write(mem: Memory, st, facts: list[Fact], anchors: list[Fact], pause=None):
+    "One edit of `facts` (their subjects' other facts held as anchors), tried; once more, stronger, if the check fails: (edit, check, retried)."
+    hp = mem.cfg.memit
+    solve = preserving(mem.cov, st.live(), hp, {f.subject for f in facts}, mem.lm)   # other subjects' keys stay where they are
+    e = memit(mem.lm, facts, mem.cov, hp, solver=solve, anchors=anchors, pause=pause)
+    check = lambda: recall(mem.lm, facts + anchors)      # the wake check: the new facts, and the subject's others
+    ok = st.trial(e, check)
+    if all(ok): return e, ok, False
+    e2 = memit(mem.lm, facts, mem.cov, dataclasses.replace(hp, v_steps=2 * hp.v_steps, clamp_norm_factor=2 * hp.clamp_norm_factor),
+               solver=solve, anchors=anchors, pause=pause)   # twice the steps and the norm allowed to δ
+    ok2 = st.trial(e2, check)
+    return (e2, ok2, True) if sum(ok2) > sum(ok) else (e, ok, True)
+
+def nested_last(facts: list[Fact]) -> list[list[Fact]]:
+    "The facts in writing order: those about a thing of another fact's subject (\"Zoë's dog\" after \"Zoë\") in a second part."
+    subjects = {f.subject for f in facts}
+    inner = [f for f in facts if any(f.subject.startswith(s + "'s ") for s in subjects)]
+    return [p for p in ([f for f in facts if f not in inner], inner) if p]
+
 def inject(mem: Memory, facts: list[Fact], source: dict | None = None, pause=None) -> dict:
     "Write `facts` into the weights (deduplicated; corrections replace the old edit). Returns the plan and timings."
     plan = plan_injection(mem.ledger, facts)
-    plan['edit_id'], plan['seconds'] = None, 0.0
+    plan['edit_id'], plan['seconds'], plan['retried'] = None, 0.0, False
     if not plan['new']: return plan
     t0 = time.perf_counter()
     todo = check_facts(mem.lm, plan['new'] + plan['carry'])
-    hp = mem.cfg.memit
     anchors, n = plan['anchors'], len(todo)
     with mem.ledger.stage() as st:                       # an error discards it: the weights are what the ledger says
         st.take_out(plan['replaces'])
-        solve = preserving(mem.cov, st.live(), hp, {f.subject for f in todo}, mem.lm)   # other subjects' keys stay where they are
-        e = memit(mem.lm, todo, mem.cov, hp, solver=solve, anchors=anchors, pause=pause)
-        check = lambda: recall(mem.lm, todo + anchors)   # the wake check: the new facts, and the subject's others
-        ok = st.trial(e, check)
-        plan['retried'] = not all(ok)
-        if plan['retried']:                              # once more, stronger: twice the steps and the norm allowed to δ
-            e2 = memit(mem.lm, todo, mem.cov, dataclasses.replace(hp, v_steps=2 * hp.v_steps, clamp_norm_factor=2 * hp.clamp_norm_factor),
-                       solver=solve, anchors=anchors, pause=pause)
-            ok2 = st.trial(e2, check)
-            if sum(ok2) > sum(ok): e, ok = e2, ok2
-        st.add(e, replaces=plan['replaces'], source=source)
+        parts = nested_last(todo)                        # "Zoë's dog" is keyed in the context that Zoë's edit makes: after it
+        for k, part in enumerate(parts):
+            e, ok, again = _write(mem, st, part, [a for a in anchors if a.subject in {f.subject for f in part}], pause)
+            plan['retried'] |= again
+            st.add(e, replaces=plan['replaces'] if k == 0 else (), source=source)
+        if len(parts) > 1: ok = recall(mem.lm, todo + anchors)   # every fact, on the weights with all the parts
     plan['edit_id'] = st.ids[0]
     ids = {fact_key(r['fact']): r['id'] for r in mem.ledger.facts()}
     mem.ledger.record([(ids[fact_key(f)], 'raw', o, '') for f, o in zip(todo + anchors, ok)], 'wake')   # for sleep pressure

@@ -14,8 +14,8 @@ from .covariance import Covariance
 
 # %% auto #0
 __all__ = ['PREFIX_SEEDS', 'SAID_MAX_COS', 'solve_direct', 'm_inv', 'solve_woodbury', 'subject_last_index', 'key_index',
-           'context_templates', 'key_rows', 'gather_rows', 'ends_word', 'word_end', 'compute_targets', 'Edit',
-           'EditedWeights', 'check_facts', 'memit', 'said_keys', 'preserving', 'object_nll']
+           'context_templates', 'key_rows', 'gather_rows', 'ends_word', 'word_end', 'as_anchor', 'compute_targets',
+           'Edit', 'EditedWeights', 'check_facts', 'memit', 'said_keys', 'preserving', 'object_nll']
 
 # %% ../nbs/03_memit.ipynb #25ae7741
 def solve_direct(C: torch.Tensor, K: torch.Tensor, lam: float) -> torch.Tensor:
@@ -139,6 +139,16 @@ def _target_rows(lm: Backend, facts: list[Fact], templates: list[str], position:
     ids, lens = padded(seqs, lm.tokenizer.eos_token_id or 0)
     return Rows(ids, lens, subj, owner, [1.0] * len(seqs)), tgt, essence, raw, len(subjects), fact
 
+def as_anchor(a: Fact, subjects) -> Fact | None:
+    """`a` as an anchor of an edit of `subjects`: itself if its subject is one of them; for a thing of one of them
+    ("Zoë's dog is called → Biscuit", editing Zoë) the same text keyed at that subject's last token; None otherwise."""
+    if a.subject in subjects: return a
+    for s in subjects:
+        if a.subject.startswith(s + "'s "):
+            rest = a.subject[len(s):].replace('{', '{{').replace('}', '}}')
+            return Fact(s, a.prompt.replace('{}', '{}' + rest, 1), a.object, relation=a.relation, id=a.id)
+    return None
+
 def compute_targets(lm: Backend,                  # the model
                     facts: list[Fact],            # the facts to write (several may share a subject)
                     L: int,                       # the layer at whose output δ is added (the last edited one)
@@ -150,7 +160,8 @@ def compute_targets(lm: Backend,                  # the model
     """Optimise one residual δ per *subject* at the output of layer `L` (facts sharing a subject share its key, so
     they must share its value); return (v* per fact, h_L per fact, stats per fact)."""
     m = hp or lm.cfg.memit
-    anchors = [a for a in anchors if a.subject in {f.subject for f in facts}]
+    subjects = {f.subject for f in facts}
+    anchors = [x for x in (as_anchor(a, subjects) for a in anchors) if x is not None]
     rows, tgt, essence, raw, ng, row_fact = _target_rows(lm, facts, templates, m.key_position, anchors)
     up = lm.upper_prepare(rows, L, m.v_dtype)
     B = len(rows.lens); owner = torch.tensor(rows.fact)

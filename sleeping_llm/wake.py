@@ -46,7 +46,7 @@ def plan_injection(ledger: Ledger, facts: list[Fact]) -> dict:
     written = {fact_key(f) for f in new}
     carry = [r['fact'] for r in rows if r['edit_id'] in replaces and fact_key(r['fact']) not in written]
     subjects = {f.subject for f in new + carry}          # one subject, one key: its other facts must hold
-    anchors = [r['fact'] for r in rows if r['edit_id'] not in replaces and r['fact'].subject in subjects]
+    anchors = [r['fact'] for r in rows if r['edit_id'] not in replaces and as_anchor(r['fact'], subjects)]   # 'Zoë's dog' too
     return dict(known=known, new=new, corrected=corrected, replaces=sorted(replaces), carry=carry, anchors=anchors)
 
 def _write(mem: Memory, st, facts: list[Fact], anchors: list[Fact], pause=None):
@@ -80,7 +80,7 @@ def inject(mem: Memory, facts: list[Fact], source: dict | None = None, pause=Non
         st.take_out(plan['replaces'])
         parts = nested_last(todo)                        # "Zoë's dog" is keyed in the context that Zoë's edit makes: after it
         for k, part in enumerate(parts):
-            e, ok, again = _write(mem, st, part, [a for a in anchors if a.subject in {f.subject for f in part}], pause)
+            e, ok, again = _write(mem, st, part, [a for a in anchors if as_anchor(a, {f.subject for f in part})], pause)
             plan['retried'] |= again
             st.add(e, replaces=plan['replaces'] if k == 0 else (), source=source)
         if len(parts) > 1: ok = recall(mem.lm, todo + anchors)   # every fact, on the weights with all the parts

@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_relations.ipynb #c51c1b62
 from __future__ import annotations
-import re, yaml, torch
+import itertools, re, yaml, torch
 from dataclasses import dataclass, field
 from pathlib import Path
 from .core import *
@@ -14,11 +14,11 @@ from .evaluate import mentions
 # %% auto #0
 __all__ = ['IRREGULAR', 'PAST', 'KIN', 'CATALOGUE', 'ANIMALS', 'ONE_OF', 'KIN_ADJ', 'ADVERBS', 'NEGATIONS', 'BOUNDARY', 'CONNECT',
            'NOT_NAMES', 'FUNCTION_CAPS', 'OPEN_VERBS_NEVER', 'QUESTION_START', 'HYPOTHETICAL', 'INSTRUCTION',
-           'REMEMBER', 'WORD', 'CLAUSE', 'NAME_INTRO', 'POSSESSIVE', 'OPEN_VERB', 'HAS_KIN', 'PATTERNS', 'NOUNS',
-           'SHARED', 'PRONOUN', 'MAX_PER_SENTENCE', 'MAX_PER_TURN', 'EXTRACT_PROMPT', 'Relation', 'third_person',
-           'load_catalogue', 'open_relation', 'verb_relation', 'plain', 'sentences', 'is_question', 'is_capitalised',
-           'People', 'subject_before', 'object_after', 'user_name', 'Candidate', 'Extraction', 'fact_about', 'extract',
-           'is_relation', 'grounded', 'public_figure', 'extract_model']
+           'REMEMBER', 'WORD', 'CLAUSE', 'NAME_INTRO', 'KIN_NAMED', 'POSSESSIVE', 'OPEN_VERB', 'HAS_KIN', 'PATTERNS',
+           'NOUNS', 'SHARED', 'PRONOUN', 'MAX_PER_SENTENCE', 'MAX_PER_TURN', 'EXTRACT_PROMPT', 'Relation',
+           'third_person', 'load_catalogue', 'open_relation', 'verb_relation', 'plain', 'sentences', 'is_question',
+           'is_capitalised', 'People', 'subject_before', 'object_after', 'user_name', 'Candidate', 'Extraction',
+           'fact_about', 'extract', 'is_relation', 'grounded', 'public_figure', 'extract_model']
 
 # %% ../nbs/09_relations.ipynb #742f1bdf
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ def plain(text: str) -> str:
     for a, b in ((r"\b([Ii])'m\b", r'\1 am'), (r'\b([Ii])m\b', r'\1 am'), (r"\b([Ii]|[Ww]e)'ve\b", r'\1 have'), (r'\b([Ii])ve\b', r'\1 have'),
                  (r"\b([Ii]|[Ww]e)'d\b", r'\1 would'), (r"\b([Ww]e)'re\b", r'\1 are'), (r"\b([Ss]?[Hh]e)'s (got|been|moved|lived|had|just|relocated|started|always|never|taken|become)\b", r'\1 has \2'),
                  (r"\b([Ss]?[Hh]e)'s\b", r'\1 is'), (r"\b(\w+)n't\b", r'\1 not'), (r"\bcan not\b", 'cannot'),
-                 (r"\b(wo) not\b", 'will not'), (r"\bdont\b", 'do not'), (r"\bdoesnt\b", 'does not'), (r"\bisnt\b", 'is not')):
+                 (r"\b(wo) not\b", 'will not'), (r"\b(\w+)'s (called|named)\b", r'\1 is \2'), (r"\bdont\b", 'do not'), (r"\bdoesnt\b", 'does not'), (r"\bisnt\b", 'is not')):
         t = re.sub(a, b, t)
     return ' '.join(t.split())
 
@@ -259,6 +259,7 @@ def _alts(phrases) -> str:
     ps = sorted({p for p in phrases if not p.startswith("'")}, key=len, reverse=True)
     return '|'.join(re.escape(p).replace(r'\ ', r'\s+') for p in ps)
 
+KIN_NAMED = re.compile(rf"(?<![\w'])(?:my|our)\s+(?:(?:{'|'.join(KIN_ADJ)})\s+)?(?P<kin>{'|'.join(KIN)})\s+(?P<name>{WORD}(?:\s+{WORD})?)", re.I)
 POSSESSIVE = re.compile(rf"(?<![\w'])(?P<poss>my|our|his|her|{WORD}'s|{WORD}s')\s+(?P<fav>(?:favou?rite|fave)\s+)?(?P<thing>{WORD}(?:\s+{WORD})?)\s+(?:is|are|was)\s+(?P<named>(?:called|named)\s+)?", re.I)
 OPEN_VERB = re.compile(r"(?<![\w'])(?:I|i)\s+(?:(?:" + '|'.join(ADVERBS) + r")\s+)*(?P<verb>[a-z]+)\s+(?=\S)")
 HAS_KIN = re.compile(rf"(?<![\w'])(?P<who>I|i|{WORD})\s+(?:have|has)\s+(?:got\s+)?an?\s+(?:(?:{'|'.join(KIN_ADJ)})\s+)?(?P<kin>{'|'.join(KIN)})\s+(?:called|named)\s+(?=\S)")
@@ -343,6 +344,10 @@ def extract(text: str,                          # what the user wrote (one turn)
             if subj != people.user and (not is_capitalised(subj) or subj.lower() in FUNCTION_CAPS): continue
             obj = object_after(s[m.end():m.end() + 200], open_relation(m['kin'], named=True))
             if obj: found.append((m.start(), m.end(), subj, open_relation(m['kin'], named=True), obj, None, ''))
+        for m in KIN_NAMED.finditer(s):                          # 'I live in Leeds with my girlfriend Priyanka': named in passing
+            kin, name = m['kin'].lower(), ' '.join(itertools.takewhile(lambda w: is_capitalised(w) and w.lower() not in FUNCTION_CAPS, m['name'].split()))
+            if name and not any(f[2] == name or f[5] == kin for f in found):
+                found.append((m.start(), m.end(), people.user, open_relation(kin, named=True), name, None, s[_clause_start(s, m.start()):m.end()]))
         spans = [(a, b) for a, b, *_ in found]
         for m in OPEN_VERB.finditer(s):
             v = m['verb']
@@ -362,7 +367,9 @@ def extract(text: str,                          # what the user wrote (one turn)
                     if first: out.candidates.append(Candidate(fact_about(people.user, open_relation(kin, named=True), subj), raw))
                 people.last = subj
                 if kin in ANIMALS and not r.name.startswith('named:'): continue     # 'my dog Biscuit is a beagle' is no job
-            if r.name.startswith('named:') and r.name[6:] in KIN and subj == people.user: people.kin[r.name[6:]] = obj
+            if r.name.startswith('named:') and r.name[6:] in KIN and subj == people.user:
+                people.kin[r.name[6:]] = obj
+                if r.name[6:] not in ANIMALS: people.last = obj                 # '…my girlfriend Priyanka. She is a dentist'
             out.candidates.append(Candidate(fact_about(subj, r, obj), raw))
     if len(out.candidates) > MAX_PER_TURN: out.refused.append(('…', f'{len(out.candidates) - MAX_PER_TURN} more facts than one turn may state'))
     out.candidates = out.candidates[:MAX_PER_TURN]

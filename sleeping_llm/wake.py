@@ -244,7 +244,7 @@ def recall_answer(self: Session, text: str) -> tuple[Fact, str] | None:
         f = live.get(fact_key(fact_about(subj, r, '?')))
         if f is None: continue
         c = generate(self.lm, f.text, max_new_tokens=12)
-        c = re.split(r'[.,;!?\n(]| and | but | who | which ', c)[0].strip()
+        c = re.split(r'[.,;!?\n(]| (?:and|but|who|which|in|at|for|from|with|since|because|where|when) ', c)[0].strip()   # the object, not what the model adds
         if c: return f, f"{f.text} {c}."
     return None
 

@@ -15,10 +15,10 @@ from .evaluate import mentions
 __all__ = ['IRREGULAR', 'PAST', 'KIN', 'CATALOGUE', 'ANIMALS', 'ONE_OF', 'KIN_ADJ', 'ADVERBS', 'NEGATIONS', 'BOUNDARY', 'CONNECT',
            'NOT_NAMES', 'FUNCTION_CAPS', 'OPEN_VERBS_NEVER', 'QUESTION_START', 'HYPOTHETICAL', 'INSTRUCTION',
            'REMEMBER', 'WORD', 'CLAUSE', 'NAME_INTRO', 'KIN_NAMED', 'POSSESSIVE', 'OPEN_VERB', 'HAS_KIN', 'PATTERNS',
-           'NOUNS', 'SHARED', 'PRONOUN', 'MAX_PER_SENTENCE', 'MAX_PER_TURN', 'EXTRACT_PROMPT', 'Relation',
-           'third_person', 'load_catalogue', 'open_relation', 'verb_relation', 'plain', 'sentences', 'is_question',
-           'is_capitalised', 'People', 'subject_before', 'object_after', 'user_name', 'Candidate', 'Extraction',
-           'fact_about', 'extract', 'is_relation', 'grounded', 'public_figure', 'extract_model']
+           'NOUNS', 'SHARED', 'PRONOUN', 'MAX_PER_SENTENCE', 'MAX_PER_TURN', 'Relation', 'third_person',
+           'load_catalogue', 'open_relation', 'verb_relation', 'plain', 'sentences', 'is_question', 'is_capitalised',
+           'People', 'subject_before', 'object_after', 'user_name', 'Candidate', 'Extraction', 'fact_about', 'extract',
+           'is_relation', 'grounded']
 
 # %% ../nbs/09_relations.ipynb #742f1bdf
 @dataclass(frozen=True)
@@ -397,32 +397,3 @@ def grounded(fact: Fact, text: str, people: People | str = 'The user') -> bool:
     t = plain(text); subj_ok = fact.subject == p.user or fact.subject.startswith(p.user + "'s ") or fact.subject in p.kin.values() or mentions(t, fact.subject)
     return (is_relation(fact.relation) and bool(fact.object.strip()) and mentions(t, fact.object)
             and fact.object.lower() not in fact.subject.lower().split() and subj_ok)
-
-def _name_nll(lm: Backend, name: str, before: str) -> float:
-    "Summed NLL (nats) of ' ' + `name` after the text `before`."
-    p, ids = lm.tokenizer(before)['input_ids'], lm.tokenizer(' ' + name)['input_ids']
-    with weights_lock(lm): lp = torch.log_softmax(lm.logits(torch.tensor([p + ids]))[0].float(), -1)
-    return -sum(float(lp[len(p) + i - 1, t]) for i, t in enumerate(ids))
-
-def public_figure(lm: Backend, name: str) -> bool:
-    """Does the base model know `name` as a famous person? Its name is much likelier after 'The president, the famous'
-    than after 'My neighbour' (≥ 6 nats), or likelier by ≥ 4 nats and common as a name (≤ 10 nats after 'Here is a person:').
-    A single name is not judged: 'Dario' or 'Ines' is far likelier a friend than a celebrity."""
-    if len(name.split()) < 2: return False               # a first name alone ('Dario', 'Ines') is someone the user knows
-    lift = _name_nll(lm, name, 'My neighbour') - _name_nll(lm, name, 'The president, the famous')
-    return lift >= 6.0 or (lift >= 4.0 and _name_nll(lm, name, 'Here is a person:') <= 10.0)
-
-EXTRACT_PROMPT = (DATA/'extract_prompt.txt').read_text(encoding='utf-8').rstrip('\n')   # few-shot; '{}' is the sentence
-
-def extract_model(lm: Backend, text: str, people: People | None = None) -> list[Candidate]:
-    "Ask the model for a fact in each statement sentence; keep only what passes the grounding firewall."
-    people = people or People(); out = []
-    for s in sentences(text[:2000])[:8]:
-        if is_question(s): continue
-        line = generate(lm, EXTRACT_PROMPT.format(s), max_new_tokens=16).strip().split('\n')[0]
-        parts = [p.strip(' .') for p in line.split('|')]
-        if len(parts) != 3 or parts[1] not in CATALOGUE: continue
-        subj = people.user if parts[0].lower() in ('i', 'me', 'my', 'user', 'the user') else parts[0]
-        f = fact_about(subj, CATALOGUE[parts[1]], parts[2])
-        if grounded(f, s, people) and parts[2].lower() not in BOUNDARY: out.append(Candidate(f, s, 'model'))
-    return out

@@ -18,6 +18,7 @@ from .integrity import *
 from .memory import *
 from .sleep import *
 from .relations import *
+from .judge import *
 
 # %% auto #0
 __all__ = ['sleep_cycle', 'nap_cycle', 'plan_injection', 'nested_last', 'inject', 'Turn', 'saved_people', 'saved_user_name',

@@ -66,7 +66,7 @@ def _write(mem: Memory, st, facts: list[Fact], anchors: list[Fact], pause=None):
 def nested_last(facts: list[Fact]) -> list[list[Fact]]:
     "The facts in writing order: those about a thing of another fact's subject (\"Zoë's dog\" after \"Zoë\") in a second part."
     subjects = {f.subject for f in facts}
-    inner = [f for f in facts if any(f.subject.startswith(s + "'s ") for s in subjects)]
+    inner = [f for f in facts if as_anchor(f, subjects - {f.subject})]            # one test of 'a thing of': nb 03
     return [p for p in ([f for f in facts if f not in inner], inner) if p]
 
 def inject(mem: Memory, facts: list[Fact], source: dict | None = None, pause=None) -> dict:

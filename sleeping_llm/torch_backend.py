@@ -14,7 +14,8 @@ from .backends import *
 from .backends import _offline
 
 # %% auto #0
-__all__ = ['TorchLM', 'tiny_lm', 'PrefixKV', 'bf16_is_fast', 'cpu_flags', 'Twin', 'Upper', 'SentenceEnd', 'split_map']
+__all__ = ['TorchLM', 'tiny_lm', 'PrefixKV', 'bf16_is_fast', 'cpu_flags', 'sdpa_float32', 'Twin', 'Upper', 'SentenceEnd',
+           'split_map']
 
 # %% ../nbs/01a_torch.ipynb #e1c3288f
 def _dtype(name):
@@ -145,6 +146,15 @@ def cpu_flags() -> list[str]:
     except (OSError, StopIteration): return []
     return sorted(f for f in flags if 'bf16' in f or f.startswith(('amx', 'avx512f', 'avx2', 'fma')))
 
+def sdpa_float32(module, q, k, v, mask, **kw):
+    "transformers' SDPA attention computed in float32 and returned in the inputs' dtype (registered as 'sdpa_float32')."
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+    out, w = sdpa_attention_forward(module, q.float(), k.float(), v.float(), mask, **kw)
+    return out.to(q.dtype), w
+
+from transformers import AttentionInterface
+AttentionInterface.register('sdpa_float32', sdpa_float32)
+
 @dataclass
 class Twin:
     "Copies of the blocks above L, the final norm and the LM head in another dtype (only v* runs them)."
@@ -162,8 +172,10 @@ def _upper_twin(self: TorchLM, L: int, dtype: str) -> Twin | None:
         import copy
         twins.clear()
         cp = lambda mod: copy.deepcopy(mod).to(dt)
-        twins[(L, dt)] = Twin({l: cp(_blocks(self)[l]) for l in range(L + 1, self.n_layers)},
-                              cp(self.model.model.norm), cp(self.model.lm_head), dt)
+        blocks = {l: cp(_blocks(self)[l]) for l in range(L + 1, self.n_layers)}
+        if self.device.type == 'cpu':        # the CPU's bfloat16 attention backward is slow: attention in float32
+            for b in blocks.values(): b.self_attn.config = copy.copy(b.self_attn.config); b.self_attn.config._attn_implementation = 'sdpa_float32'
+        twins[(L, dt)] = Twin(blocks, cp(self.model.model.norm), cp(self.model.lm_head), dt)
     return twins[(L, dt)]
 
 @dataclass

@@ -4,7 +4,8 @@
 
 # %% ../nbs/04_evaluate.ipynb #220d3748
 from __future__ import annotations
-import math, platform, re, time
+import json, math, platform, re, time
+from pathlib import Path
 from collections import Counter
 import torch
 from .core import *
@@ -12,7 +13,8 @@ from .backends import *
 
 # %% auto #0
 __all__ = ['FLUENCY_PROMPTS', 'QUESTIONS', 'complete', 'begins_with', 'object_budget', 'mentions', 'recall', 'ngram_entropy',
-           'fluency', 'neighbourhood_baseline', 'evaluate', 'base_metrics', 'question', 'chat_recall', 'machine']
+           'fluency', 'neighbourhood_baseline', 'evaluate', 'base_metrics', 'known_prompts', 'still_known',
+           'load_neighbourhood', 'question', 'chat_recall', 'machine']
 
 # %% ../nbs/04_evaluate.ipynb #1bc9051a
 def complete(lm: Backend, prompts: list[str], max_new_tokens: int = 8, batch: int = 32) -> list[str]:
@@ -77,6 +79,25 @@ def _mean(xs): return sum(xs) / len(xs) if xs else float('nan')
 def base_metrics(lm: Backend, neighbourhood: list[dict]) -> dict:
     "What the unedited model says: neighbourhood completions, reference PPL, fluency."
     return dict(neighbourhood=neighbourhood_baseline(lm, neighbourhood), ppl=perplexity(lm), fluency=fluency(lm))
+
+# %% ../nbs/04_evaluate.ipynb #8d229f24
+def known_prompts(lm: Backend,             # the unedited model
+                  candidates: list[dict],  # {'prompt', 'expected'}: real knowledge, the answer as its first word(s)
+                  n: int = 12,             # tokens of the stored answer
+                 ) -> list[dict]:
+    "The candidates that `lm` answers correctly (greedy completion begins with `expected`), each with its answer as `base`."
+    comps = complete(lm, [c['prompt'] for c in candidates], n)
+    return [dict(c, base=x) for c, x in zip(candidates, comps) if begins_with(x, c['expected'])]
+
+def still_known(lm: Backend, known: list[dict]) -> list[bool]:
+    "Per prompt of `known`: does the model still begin its greedy completion with the expected answer?"
+    if not known: return []
+    n = object_budget(lm.tokenizer, [k['expected'] for k in known])
+    return [begins_with(c, k['expected']) for c, k in zip(complete(lm, [k['prompt'] for k in known], n), known)]
+
+def load_neighbourhood(path: Path | None = None) -> list[dict]:
+    "The stored neighbourhood set: prompts the embedded model answers correctly, with `expected` and its answer `base`."
+    return json.loads(Path(path or DATA/'facts'/'neighbourhood.json').read_text())['known']
 
 # %% ../nbs/04_evaluate.ipynb #aa54e54a
 QUESTIONS = {'instrument': 'What instrument does {} play?', 'colour': "What is {}'s favourite colour?",

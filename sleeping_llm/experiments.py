@@ -5,6 +5,7 @@
 # %% ../nbs/13_experiments.ipynb #8f065b85
 from __future__ import annotations
 import json, math, random, statistics, subprocess, sys, tempfile, time
+from dataclasses import replace
 from pathlib import Path
 from .core import *
 from .backends import Backend, load_model
@@ -12,8 +13,8 @@ from .covariance import Covariance, get_covariance
 from .evaluate import machine
 
 # %% auto #0
-__all__ = ['SEED_EFFECT', 'NOTEBOOKS', 'KERNEL', 'draw_facts', 'same_model', 'design', 'mean_std', 'aggregate', 'first_below',
-           'results_dir', 'plot_series', 'save_results', 'resume', 'experiment_names', 'ensure_kernel',
+__all__ = ['SEED_EFFECT', 'NOTEBOOKS', 'KERNEL', 'draw_facts', 'invent_facts', 'same_model', 'design', 'mean_std', 'aggregate',
+           'first_below', 'results_dir', 'plot_series', 'save_results', 'resume', 'experiment_names', 'ensure_kernel',
            'notebook_parameters', 'run', 'cli']
 
 # %% ../nbs/13_experiments.ipynb #0213918a
@@ -28,6 +29,41 @@ def draw_facts(facts: list[Fact], n: int, seed: int) -> list[Fact]:
     if not 0 < n <= len(by): raise ValueError(f"asked for {n} facts: the set has {len(by)} subjects (one fact each)")
     rng = random.Random(seed)
     return [rng.choice(by[s]) for s in rng.sample(sorted(by), n)]
+
+# %% ../nbs/13_experiments.ipynb #18f60ea6
+_ONSET = ['Al', 'Bel', 'Cor', 'Dra', 'El', 'Fen', 'Gal', 'Hal', 'Ist', 'Jor', 'Kal', 'Lor', 'Mar', 'Nes', 'Or', 'Pel', 'Quin',
+          'Ros', 'Sel', 'Tor', 'Ul', 'Ver', 'Wyn', 'Yar', 'Zel', 'Bryn', 'Cas', 'Dag', 'Ös', 'Ña', 'Émi', 'Ys']
+_MID = ['a', 'e', 'i', 'o', 'u', 'ae', 'ia', 'ov', 'an', 'ir', 'el', 'or', 'in', 'ar']
+_END = ['dric', 'wen', 'thas', 'mira', 'vold', 'nor', 'lis', 'drin', 'ka', 'rek', 'sa', 'vyn', 'tor', 'bel', 'quin', 'dra']
+_ROOT = ['Ash', 'Bram', 'Cinder', 'Dun', 'Elder', 'Fog', 'Gable', 'Heath', 'Isle', 'Jas', 'Kettle', 'Lark', 'Moss', 'Nettle',
+         'Oak', 'Pebble', 'Quill', 'Rook', 'Sorrel', 'Thistle', 'Umber', 'Vale', 'Willow', 'Yew', 'Zinder', 'Brack', 'Crow']
+_SUFFIX = ['wick', 'mere', 'thorne', 'quist', 'dale', 'wold', 'cott', 'ley', 'worth', 'ston', 'by', 'field', 'gard', 'holm']
+
+def invent_facts(n: int,               # how many facts (one per invented person)
+                 seed: int = 0,        # which people, relations and objects
+                 shared: float = 0.1,  # share of people whose surname is an earlier person's
+                 base: list[Fact] | None = None,  # relations, prompts, paraphrases and objects to use (default: facts.json)
+                ) -> list[Fact]:
+    "`n` facts about `n` invented people: one random relation each, objects from `base`'s pools, some surnames shared."
+    base = base or load_facts()[0]
+    rel = {}
+    for f in base: rel.setdefault(f.relation, dict(prompt=f.prompt, para=set(), obj=set()))['obj'].add(f.object); rel[f.relation]['para'].update(f.paraphrases)
+    rels = sorted(rel); rng = random.Random(seed)
+    firsts, surnames, out = set(), [], []
+    for i in range(n):
+        while (first := rng.choice(_ONSET) + rng.choice(_MID) + rng.choice(_END)) in firsts: pass
+        firsts.add(first)
+        share = bool(surnames) and rng.random() < shared
+        sur = rng.choice(surnames) if share else rng.choice(_ROOT) + rng.choice(_SUFFIX)
+        surnames.append(sur)
+        name = rng.choice(rels); r = rel[name]
+        out.append(Fact(f'{first} {sur}', r['prompt'], rng.choice(sorted(r['obj'])), tuple(sorted(r['para'])[:3]), name,
+                        f'inv{seed}-{i:05d}-{name}' + ('-shared' if share else '')))
+    for f in out:                       # the first holder of a shared surname competes too
+        if f.id.endswith('-shared'): continue
+        if any(g.id.endswith('-shared') and g.subject.split(' ', 1)[1] == f.subject.split(' ', 1)[1] for g in out):
+            out[out.index(f)] = replace(f, id=f.id + '-shared')
+    return out
 
 # %% ../nbs/13_experiments.ipynb #dceedfde
 def same_model(lm: Backend, cfg: Config) -> bool:

@@ -27,7 +27,7 @@ def test_experiments_list_and_bad_parameter():
     r = run('experiments', 'list')
     assert r.returncode == 0, r.stderr
     names = [line.split()[0] for line in r.stdout.splitlines() if line.strip()]
-    assert {'capacity', 'convergence', 'consolidation_sweep', 'comprehensive', 'rag_baseline'} <= set(names)
+    assert {'capacity', 'convergence', 'consolidation_sweep', 'comprehensive', 'lifelong', 'rag_baseline'} <= set(names)
     r = run('experiments', 'run', 'capacity', '-p', 'n_fact', '3')
     assert r.returncode == 2
     assert r.stderr.strip().splitlines()[-1].startswith("sleeping-llm: capacity: unknown parameter(s) ['n_fact']; parameters: [")

@@ -5,7 +5,7 @@
 # %% ../nbs/13_experiments.ipynb #8f065b85
 from __future__ import annotations
 import json, math, random, statistics, subprocess, sys, tempfile, time
-from dataclasses import replace
+from collections import Counter
 from pathlib import Path
 from .core import *
 from .backends import Backend, load_model
@@ -13,9 +13,9 @@ from .covariance import Covariance, get_covariance
 from .evaluate import machine
 
 # %% auto #0
-__all__ = ['SEED_EFFECT', 'NOTEBOOKS', 'KERNEL', 'draw_facts', 'invent_facts', 'same_model', 'design', 'mean_std', 'aggregate',
-           'first_below', 'results_dir', 'plot_series', 'save_results', 'resume', 'experiment_names', 'ensure_kernel',
-           'notebook_parameters', 'run', 'cli']
+__all__ = ['SEED_EFFECT', 'NOTEBOOKS', 'KERNEL', 'draw_facts', 'invent_facts', 'surname_shared', 'same_model', 'design',
+           'mean_std', 'aggregate', 'first_below', 'results_dir', 'plot_series', 'save_results', 'resume',
+           'experiment_names', 'ensure_kernel', 'notebook_parameters', 'run', 'cli']
 
 # %% ../nbs/13_experiments.ipynb #0213918a
 SEED_EFFECT = ("which facts are taught and in what order (n random subjects, one random fact each); the model-written "
@@ -37,33 +37,41 @@ _MID = ['a', 'e', 'i', 'o', 'u', 'ae', 'ia', 'ov', 'an', 'ir', 'el', 'or', 'in',
 _END = ['dric', 'wen', 'thas', 'mira', 'vold', 'nor', 'lis', 'drin', 'ka', 'rek', 'sa', 'vyn', 'tor', 'bel', 'quin', 'dra']
 _ROOT = ['Ash', 'Bram', 'Cinder', 'Dun', 'Elder', 'Fog', 'Gable', 'Heath', 'Isle', 'Jas', 'Kettle', 'Lark', 'Moss', 'Nettle',
          'Oak', 'Pebble', 'Quill', 'Rook', 'Sorrel', 'Thistle', 'Umber', 'Vale', 'Willow', 'Yew', 'Zinder', 'Brack', 'Crow']
+_LINK = ['', 'en', 'ar', 'ow', 'il', 'am']
 _SUFFIX = ['wick', 'mere', 'thorne', 'quist', 'dale', 'wold', 'cott', 'ley', 'worth', 'ston', 'by', 'field', 'gard', 'holm']
 
 def invent_facts(n: int,               # how many facts (one per invented person)
                  seed: int = 0,        # which people, relations and objects
-                 shared: float = 0.1,  # share of people whose surname is an earlier person's
+                 shared: float = 0.1,  # share of people who take the surname of an earlier person
                  base: list[Fact] | None = None,  # relations, prompts, paraphrases and objects to use (default: facts.json)
                 ) -> list[Fact]:
-    "`n` facts about `n` invented people: one random relation each, objects from `base`'s pools, some surnames shared."
-    base = base or load_facts()[0]
+    """`n` facts about `n` invented people: one random relation each, objects from `base`'s pools. Every person has a
+    surname no one before them has, except a share `shared` who take an earlier person's (their ids end `-shared`)."""
+    base = load_facts()[0] if base is None else base
+    if not base: raise ValueError("invent_facts: `base` has no facts to take relations and objects from")
     rel = {}
     for f in base: rel.setdefault(f.relation, dict(prompt=f.prompt, para=set(), obj=set()))['obj'].add(f.object); rel[f.relation]['para'].update(f.paraphrases)
-    rels = sorted(rel); rng = random.Random(seed)
+    rels, rng = sorted(rel), random.Random(seed)
+    room = len(_ONSET) * len(_MID) * len(_END), len(_ROOT) * len(_LINK) * len(_SUFFIX)
+    if n > min(room): raise ValueError(f"invent_facts: at most {min(room)} people can be invented, asked for {n}")
     firsts, surnames, out = set(), [], []
     for i in range(n):
         while (first := rng.choice(_ONSET) + rng.choice(_MID) + rng.choice(_END)) in firsts: pass
         firsts.add(first)
         share = bool(surnames) and rng.random() < shared
-        sur = rng.choice(surnames) if share else rng.choice(_ROOT) + rng.choice(_SUFFIX)
+        if share: sur = rng.choice(surnames)
+        else:
+            while (sur := rng.choice(_ROOT) + rng.choice(_LINK) + rng.choice(_SUFFIX)) in surnames: pass
         surnames.append(sur)
         name = rng.choice(rels); r = rel[name]
         out.append(Fact(f'{first} {sur}', r['prompt'], rng.choice(sorted(r['obj'])), tuple(sorted(r['para'])[:3]), name,
                         f'inv{seed}-{i:05d}-{name}' + ('-shared' if share else '')))
-    for f in out:                       # the first holder of a shared surname competes too
-        if f.id.endswith('-shared'): continue
-        if any(g.id.endswith('-shared') and g.subject.split(' ', 1)[1] == f.subject.split(' ', 1)[1] for g in out):
-            out[out.index(f)] = replace(f, id=f.id + '-shared')
     return out
+
+def surname_shared(facts: list[Fact]) -> list[bool]:
+    "Per fact: does another fact of `facts` have a subject with the same last word (the token our key sits on)?"
+    last = [f.subject.split()[-1] for f in facts]; c = Counter(last)
+    return [c[x] > 1 for x in last]
 
 # %% ../nbs/13_experiments.ipynb #dceedfde
 def same_model(lm: Backend, cfg: Config) -> bool:

@@ -152,9 +152,6 @@ def sdpa_float32(module, q, k, v, mask, **kw):
     out, w = sdpa_attention_forward(module, q.float(), k.float(), v.float(), mask, **kw)
     return out.to(q.dtype), w
 
-from transformers import AttentionInterface
-AttentionInterface.register('sdpa_float32', sdpa_float32)
-
 @dataclass
 class Twin:
     "Copies of the blocks above L, the final norm and the LM head in another dtype (only v* runs them)."
@@ -174,6 +171,8 @@ def _upper_twin(self: TorchLM, L: int, dtype: str) -> Twin | None:
         cp = lambda mod: copy.deepcopy(mod).to(dt)
         blocks = {l: cp(_blocks(self)[l]) for l in range(L + 1, self.n_layers)}
         if self.device.type == 'cpu':        # the CPU's bfloat16 attention backward is slow: attention in float32
+            from transformers import AttentionInterface       # (imported here: transformers loads after the offline switch)
+            AttentionInterface.register('sdpa_float32', sdpa_float32)
             for b in blocks.values(): b.self_attn.config = copy.copy(b.self_attn.config); b.self_attn.config._attn_implementation = 'sdpa_float32'
         twins[(L, dt)] = Twin(blocks, cp(self.model.model.norm), cp(self.model.lm_head), dt)
     return twins[(L, dt)]

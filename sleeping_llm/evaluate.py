@@ -12,9 +12,9 @@ from .core import *
 from .backends import *
 
 # %% auto #0
-__all__ = ['FLUENCY_PROMPTS', 'QUESTIONS', 'complete', 'begins_with', 'object_budget', 'mentions', 'recall', 'ngram_entropy',
-           'fluency', 'neighbourhood_baseline', 'evaluate', 'base_metrics', 'known_prompts', 'still_known',
-           'load_neighbourhood', 'question', 'chat_recall', 'machine']
+__all__ = ['FLUENCY_PROMPTS', 'QUESTIONS', 'complete', 'begins_with', 'object_budget', 'mentions', 'answered', 'recall',
+           'ngram_entropy', 'fluency', 'neighbourhood_baseline', 'evaluate', 'base_metrics', 'known_prompts',
+           'still_known', 'load_neighbourhood', 'question', 'chat_recall', 'machine']
 
 # %% ../nbs/04_evaluate.ipynb #1bc9051a
 def complete(lm: Backend, prompts: list[str], max_new_tokens: int = 8, batch: int = 32) -> list[str]:
@@ -35,12 +35,15 @@ def mentions(text: str, obj: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(obj.strip().lower())}(?!\w)", text.lower()) is not None
 
 # %% ../nbs/04_evaluate.ipynb #b107293a
-def recall(lm: Backend, facts: list[Fact], paraphrases: bool = False) -> list[bool]:
-    "Per fact (or per paraphrase prompt): does greedy free generation begin with the object?"
-    pairs = [(p.format(f.subject), f.object) for f in facts for p in (f.paraphrases if paraphrases else [f.prompt])]
+def answered(lm: Backend, pairs: list[tuple[str, str]]) -> list[bool]:
+    "Per (prompt, answer): does the greedy completion of the raw prompt begin with the answer?"
     if not pairs: return []
     n = object_budget(lm.tokenizer, [o for _, o in pairs])
     return [begins_with(c, o) for c, (_, o) in zip(complete(lm, [p for p, _ in pairs], n), pairs)]
+
+def recall(lm: Backend, facts: list[Fact], paraphrases: bool = False) -> list[bool]:
+    "Per fact (or per paraphrase prompt): does greedy free generation begin with the object?"
+    return answered(lm, [(p.format(f.subject), f.object) for f in facts for p in (f.paraphrases if paraphrases else [f.prompt])])
 
 def ngram_entropy(text: str, ns=(2, 3), weights=(1 / 3, 2 / 3)) -> float:
     "Weighted entropy (bits) of the word n-gram distributions of `text`."
@@ -91,9 +94,7 @@ def known_prompts(lm: Backend,             # the unedited model
 
 def still_known(lm: Backend, known: list[dict]) -> list[bool]:
     "Per prompt of `known`: does the model still begin its greedy completion with the expected answer?"
-    if not known: return []
-    n = object_budget(lm.tokenizer, [k['expected'] for k in known])
-    return [begins_with(c, k['expected']) for c, k in zip(complete(lm, [k['prompt'] for k in known], n), known)]
+    return answered(lm, [(k['prompt'], k['expected']) for k in known])
 
 def load_neighbourhood(path: Path | None = None) -> list[dict]:
     "The stored neighbourhood set: prompts the embedded model answers correctly, with `expected` and its answer `base`."

@@ -173,7 +173,7 @@ def _upper_twin(self: TorchLM, L: int, dtype: str) -> Twin | None:
         if self.device.type == 'cpu':        # the CPU's bfloat16 attention backward is slow: attention in float32
             from transformers import AttentionInterface       # (imported here: transformers loads after the offline switch)
             AttentionInterface.register('sdpa_float32', sdpa_float32)
-            for b in blocks.values(): b.self_attn.config = copy.copy(b.self_attn.config); b.self_attn.config._attn_implementation = 'sdpa_float32'
+            for b in blocks.values(): b.self_attn.config._attn_implementation = 'sdpa_float32'   # each copy has its own config
         twins[(L, dt)] = Twin(blocks, cp(self.model.model.norm), cp(self.model.lm_head), dt)
     return twins[(L, dt)]
 

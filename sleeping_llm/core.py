@@ -95,6 +95,9 @@ class MemitConfig:
     v_loss_stop: float = opt(0.1, lo=0.0, doc='stop optimising a subject once each of its facts is below this NLL')
     v_stop_prob: float = opt(0.0, lo=0.0, hi=1.0, doc='also stop once, in every row, each object token is the greedy choice with at least this probability and a word-ending token follows (0: off)')
     preserve_edits: float = opt(10.0, lo=0.0, doc="weight w of earlier edits' keys kept by each new edit (0: plain MEMIT)")
+    wake_solver: str = opt('preserving', choices=('preserving', 'alphaedit'), doc="a wake edit's solve: MEMIT's λC with earlier keys held (notebook 03), or AlphaEdit's null-space projection (notebook 05)")
+    null_space_energy: float = opt(0.9, lo=0.0, hi=1.0, lo_open=True, doc="alphaedit: share of C's energy whose directions no wake edit may use")
+    alphaedit_reg: float = opt(10.0, lo=0.0, lo_open=True, doc='alphaedit: α, the identity term that keeps the update small')
     residual_scale: float = opt(1.0, lo=0.0, lo_open=True)
     max_active_edits: int = opt(200, lo=1)
 
@@ -107,6 +110,8 @@ class SleepConfig:
     nap_audit_count: int = opt(5, lo=1)
     null_space_energy: float = opt(0.0, lo=0.0, hi=1.0, doc='preserved-knowledge projection; 0 = off')
     constraint: str = opt('hard', choices=('hard', 'soft'), doc='healthy keys in a refresh: exact ΔW k = 0, or soft zero-target rows')
+    mode: str = opt('consolidate', choices=('consolidate', 'refresh'), doc='consolidate: every fact re-solved jointly from the base weights (notebook 07a); refresh: only the degraded, healthy keys pinned')
+    consolidation_rounds: int = opt(2, lo=0, hi=10, doc='repeats of the joint solve for subjects it left unrecalled')
 
 @dataclass
 class HealthConfig:

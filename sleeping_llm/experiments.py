@@ -5,6 +5,7 @@
 # %% ../nbs/13_experiments.ipynb #8f065b85
 from __future__ import annotations
 import json, math, random, statistics, subprocess, sys, tempfile, time
+import yaml
 from collections import Counter
 from pathlib import Path
 from .core import *
@@ -13,8 +14,8 @@ from .covariance import Covariance, get_covariance
 from .evaluate import machine
 
 # %% auto #0
-__all__ = ['SEED_EFFECT', 'NOTEBOOKS', 'KERNEL', 'draw_facts', 'invent_facts', 'surname_shared', 'same_model', 'design',
-           'mean_std', 'aggregate', 'first_below', 'results_dir', 'plot_series', 'save_results', 'resume',
+__all__ = ['SEED_EFFECT', 'NOTEBOOKS', 'KERNEL', 'draw_facts', 'invent_facts', 'surname_shared', 'same_model', 'design_settings',
+           'design', 'mean_std', 'aggregate', 'first_below', 'results_dir', 'plot_series', 'save_results', 'resume',
            'experiment_names', 'ensure_kernel', 'notebook_parameters', 'run', 'cli']
 
 # %% ../nbs/13_experiments.ipynb #0213918a
@@ -78,14 +79,24 @@ def same_model(lm: Backend, cfg: Config) -> bool:
     "Is `lm` the model `cfg` names: the same name, source, path, backend, dtype, quantization and placement (generation settings may differ)?"
     return all(getattr(lm.cfg.model, k) == getattr(cfg.model, k) for k in ('name', 'source', 'path', 'backend', 'dtype', 'quantization', 'device_map'))
 
-def design(name: str,                     # a config preset ('default', 'original') or a YAML file
+def design_settings(name: str) -> tuple[str, dict]:
+    "A design name as (preset or YAML file, dotted overrides): 'default+sleep.mode=refresh+memit.v_steps=10' → ('default', {...})."
+    base, *extra = name.split('+'); out = {}
+    for x in extra:
+        k, eq, v = x.partition('=')
+        if not eq or not k.strip(): raise ConfigError(f"design {name!r}: {x!r} is not key=value")
+        out[k.strip()] = yaml.safe_load(v)
+    return base, out
+
+def design(name: str,                     # a config preset ('default', 'original') or a YAML file, optionally '+key=value' overrides
            seed: int = 0,                 # which set of model-written prefixes (memit.prefix_seed)
            overrides: dict | None = None, # further dotted settings, e.g. {'memit.v_steps': 10}
            lm: Backend | None = None,     # a loaded model (weights at base), reused when it is the model the design names
            progress: bool = False,        # a bar if the covariance must be computed
           ) -> tuple[Backend, Config, Covariance]:
     "Design `name` with the prefix set of `seed`: the model (loaded only if `lm` is not it), the settings, the covariance."
-    cfg = load_config(name, {'memit.prefix_seed': seed, **(overrides or {})})
+    name, extra = design_settings(name)
+    cfg = load_config(name, {'memit.prefix_seed': seed, **extra, **(overrides or {})})
     if lm is None or not same_model(lm, cfg): lm = load_model(cfg)
     return lm, cfg, get_covariance(lm, cfg.memit, progress=progress, cache=cfg.cache)
 

@@ -157,7 +157,7 @@ def _edit_tensors(src: Path, r: dict, layers: dict) -> bytes:
     except Exception as e: _bad(f"tensor file {name}", f"is not a safetensors file ({e})")
     el = json.loads(r['layers'])
     if not el or not set(el) <= set(layers): _bad(f"edit {r['id']}", f"has layers {el}, not among the ledger's {list(layers)}")
-    if set(t) != {f'{k}.{l}' for k in 'UVK' for l in el}: _bad(f"tensor file {name}", f"holds {sorted(t)[:6]}, not U/V/K of layers {el}")
+    if set(t) - {'T'} != {f'{k}.{l}' for k in 'UVK' for l in el}: _bad(f"tensor file {name}", f"holds {sorted(t)[:6]}, not U/V/K of layers {el} (and T)")
     for l in el:
         ((dm, dff), w_norm), n = layers[l], t[f'U.{l}'].shape[-1] if t[f'U.{l}'].ndim == 2 else -1
         for k, shape in (('U', (dm, n)), ('V', (dff, n)), ('K', (n, dff))):
@@ -165,6 +165,8 @@ def _edit_tensors(src: Path, r: dict, layers: dict) -> bytes:
             if tuple(x.shape) != shape or n < 1: _bad(f"tensor {k}.{l} of {name}", f"has shape {tuple(x.shape)}, not {shape} for this model")
             if x.dtype not in (torch.float32, torch.float16, torch.bfloat16): _bad(f"tensor {k}.{l} of {name}", f"has dtype {x.dtype}")
             if not torch.isfinite(x).all(): _bad(f"tensor {k}.{l} of {name}", "holds NaN or infinite values")
+        if 'T' in t and (tuple(t['T'].shape) != (n, dm) or t['T'].dtype != torch.float32 or not torch.isfinite(t['T']).all()):
+            _bad(f"tensor T of {name}", f"has shape {tuple(t['T'].shape)} and dtype {t['T'].dtype}, not finite float32 {(n, dm)}")
         U, V = t[f'U.{l}'].double(), t[f'V.{l}'].double()
         norm = float(((U.T @ U) * (V.T @ V)).sum().clamp_min(0).sqrt())        # ‖UVᵀ‖_F without forming UVᵀ
         if not norm <= MAX_EDIT_NORM * w_norm:

@@ -57,8 +57,8 @@ def write_tensors(path: Path, tensors: dict, metadata: dict | None = None) -> st
     atomic_write(path, lambda tmp: save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, tmp, metadata=metadata))
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 def edit_tensors(e: Edit) -> dict:
-    "An edit's factors and keys as the tensors of one file (`U.l`, `V.l`, `K.l`)."
-    return {f'{n}.{l}': t for n, d in (('U', e.U), ('V', e.V), ('K', e.keys)) for l, t in d.items()}
+    "An edit's factors and keys as the tensors of one file (`U.l`, `V.l`, `K.l`), and its target values (`T`) if it has them."
+    return {f'{n}.{l}': t for n, d in (('U', e.U), ('V', e.V), ('K', e.keys)) for l, t in d.items()} | ({'T': e.targets} if e.targets is not None else {})
 
 def read_edit_tensors(path: Path, sha256: str) -> dict:
     "The tensors of an edit file, after checking its SHA-256 against the ledger's."
@@ -214,7 +214,7 @@ def edit(self: Ledger, i: int) -> Edit:
     facts = [_fact_of(f) for f in _rows(self.db, 'SELECT * FROM facts WHERE edit_id=? ORDER BY id', (i,))]
     layers = json.loads(r['layers'])
     return Edit(facts, {l: t[f'U.{l}'] for l in layers}, {l: t[f'V.{l}'] for l in layers},
-                {l: t[f'K.{l}'] for l in layers}, json.loads(r['stats'] or '{}'), id=str(i))
+                {l: t[f'K.{l}'] for l in layers}, json.loads(r['stats'] or '{}'), id=str(i), targets=t.get('T'))
 
 @patch
 def facts(self: Ledger, status=APPLIED) -> list[dict]:

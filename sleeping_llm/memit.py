@@ -236,6 +236,7 @@ class Edit:
     keys: dict     # layer -> N × d_ff
     stats: dict = field(default_factory=dict)
     id: str = ''
+    targets: torch.Tensor | None = None   # N × d: each fact's v* at the last edited layer (what a consolidation re-solves for)
     @property
     def layers(self): return sorted(self.U)
     def delta(self, l: int) -> torch.Tensor:
@@ -292,6 +293,7 @@ def memit(lm: Backend,                   # the model (its weights are left as th
           solver='woodbury',             # 'woodbury', 'direct', or `f(layer, K d_ff×N) -> A d_ff×N` (a constrained solve)
           anchors: list[Fact] = (),      # facts about the same subjects, already in the weights, that must still hold
           pause=None,                    # called between optimisation steps (see `compute_targets`)
+          targets: torch.Tensor | None = None,  # N × d, each fact's v* when already known (no optimisation; see notebook 07a)
          ) -> Edit:
     "Compute one MEMIT edit writing `facts` into the down-projections of `layers`; the weights are left unchanged."
     m = hp or lm.cfg.memit; layers = sorted(layers or m.target_layers); L = layers[-1]
@@ -301,7 +303,11 @@ def memit(lm: Backend,                   # the model (its weights are left as th
     t = {}; t0 = time.perf_counter()
     templates = context_templates(lm, hp=m); t['templates'] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    with torch.enable_grad(): v_star, h_init, vstats = compute_targets(lm, facts, L, templates, m, anchors, pause)
+    if targets is not None:
+        if targets.ndim != 2 or targets.shape[0] != len(facts): raise EditError(f"targets must be one row per fact ({len(facts)}), got {tuple(targets.shape)}")
+        v_star, vstats = targets.float(), [dict(v_steps=0) for _ in facts]
+    else:
+        with torch.enable_grad(): v_star, h_init, vstats = compute_targets(lm, facts, L, templates, m, anchors, pause)
     t['targets'] = time.perf_counter() - t0; t0 = time.perf_counter()
     rows = key_rows(lm, facts, templates, m.key_position)
     raw = [b for b in range(len(rows.lens)) if rows.weight[b] >= 0.5]      # the bare prompt of each fact
@@ -328,7 +334,8 @@ def memit(lm: Backend,                   # the model (its weights are left as th
         finally:
             for l, w in saved.items(): lm.write_down(l, w)
     t['update'] = time.perf_counter() - t0
-    return Edit(list(facts), U, V, keys, dict(times=t, facts=vstats, layers=layers, solver=solver if isinstance(solver, str) else 'custom'))
+    return Edit(list(facts), U, V, keys, dict(times=t, facts=vstats, layers=layers, solver=solver if isinstance(solver, str) else 'custom'),
+                targets=v_star.detach().float().cpu())
 
 # %% ../nbs/03_memit.ipynb #9b44beee
 _SAID: dict = {}

@@ -12,7 +12,7 @@ from .memit import *
 
 # %% auto #0
 __all__ = ['NoRoom', 'orth_basis', 'constrained_solve', 'preserved_projection', 'projected_solve', 'NullSpaceSolver',
-           'protected_keys', 'fact_keys', 'edit_keys', 'protection_error', 'room', 'plot_room']
+           'protected_keys', 'fact_keys', 'edit_keys', 'protection_error', 'room', 'plot_room', 'alphaedit']
 
 # %% ../nbs/05_null_space.ipynb #fe10a6de
 class NoRoom(EditError):
@@ -138,3 +138,24 @@ def plot_room(C: torch.Tensor, keys: torch.Tensor, energies=(0.0, 0.5, 0.9), ste
         ax.plot(ns, [room(C.shape[0], keys[:n].T if n else None, Uh) for n in ns], marker='.', label=f'energy {e}')
     ax.set_xlabel('protected keys'); ax.set_ylabel('free directions'); ax.legend(); ax.set_title('Room left for edits')
     return ax
+
+# %% ../nbs/05_null_space.ipynb #a1ca3109
+_PROJECTIONS: dict = {}
+
+def alphaedit(cov: Covariance,      # C per edited layer (defines the preserved directions)
+              kept: list,           # the `Edit`s already in the weights, whose keys are held
+              hp: MemitConfig,      # null_space_energy (e) and alphaedit_reg (α)
+              subjects=(),          # subjects the new edit writes: their keys in `kept` are not held
+             ):
+    "AlphaEdit's solver for `memit`: A = (P(KKᵀ + K_pK_pᵀ) + αI)⁻¹PK, with P = ÛÛᵀ the directions C leaves free."
+    held = [(e, [i for i, f in enumerate(e.facts) if f.subject not in subjects]) for e in kept]
+    def solve(l: int, K: torch.Tensor) -> torch.Tensor:
+        key = (id(cov), l, hp.null_space_energy)
+        if key not in _PROJECTIONS:
+            Uh = preserved_projection(cov[l], hp.null_space_energy)[0]; _PROJECTIONS[key] = Uh @ Uh.T
+        P, K = _PROJECTIONS[key], K.double()
+        G = K @ K.T
+        for e, ix in held:
+            if ix and l in e.keys: Kp = e.keys[l][ix].double(); G += Kp.T @ Kp
+        return torch.linalg.solve(P @ G + hp.alphaedit_reg * torch.eye(G.shape[0], dtype=G.dtype), P @ K)
+    return solve

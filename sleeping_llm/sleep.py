@@ -16,10 +16,11 @@ from .evaluate import *
 from .null_space import *
 from .ledger import *
 from .memory import *
+from .consolidate import consolidate
 
 # %% auto #0
-__all__ = ['sleep_texts', 'health_check', 'curate', 'Audit', 'audit', 'Plan', 'subject_closure', 'take_out', 'maintain',
-           'apply_tentative', 'validate', 'SleepReport', 'sleep', 'nap', 'pressure', 'SleepBar']
+__all__ = ['sleep_texts', 'health_check', 'curate', 'Audit', 'audit', 'Plan', 'subject_closure', 'take_out', 'has_work',
+           'maintain', 'apply_tentative', 'validate', 'SleepReport', 'sleep', 'nap', 'pressure', 'SleepBar']
 
 # %% ../nbs/08_sleep.ipynb #2c9be158
 def _emit(progress, step, **info):
@@ -107,10 +108,11 @@ def audit(mem: Memory,
 # %% ../nbs/08_sleep.ipynb #293b553d
 @dataclass
 class Plan:
-    "Changes sleep wants to make: the refresh edit and the edits it replaces, and edits to prune."
+    "Changes sleep wants to make: the refresh (or consolidated) edit and the edits it replaces, and edits to prune."
     refresh: Edit | None = None
     replaces: list[int] = field(default_factory=list)
     prune: list[int] = field(default_factory=list)
+    recalled: list | None = None      # a consolidation: each fact's recall on the consolidated weights (already checked)
     @property
     def empty(self) -> bool: return self.refresh is None and not self.prune
 
@@ -137,13 +139,25 @@ def take_out(mem: Memory, au: Audit, todo, stage: Stage, rounds: int = 3):
         todo = sorted(set(todo) | lost)
     return todo, [r for r, o in zip(keep, ok) if o], [c for c, o in zip(comps, ok) if o]
 
+def has_work(mem: Memory, au: Audit) -> bool:
+    "Would `maintain` change anything? Consolidation: a degraded fact, or wake edits since the last one; refresh: a degraded edit to refresh, or edits over the cap."
+    s, n = mem.cfg.sleep, len(mem.ledger.applied())
+    if s.mode == 'consolidate': return bool(au.degraded) or n > 1
+    return bool(au.degraded and s.max_refresh_per_cycle) or n > mem.cfg.memit.max_active_edits
+
 def maintain(mem: Memory,        # the memory
              au: Audit,           # what the audit found
-             stage: Stage,        # where the degraded edits are taken out (the plan is computed without them)
+             stage: Stage,        # where edits are taken out (the plan is computed without them)
              progress=None,       # `progress(step, info)` callback
             ) -> Plan:
-    "Step 4: plan the refresh of degraded edits (hard-constrained, batched) and the pruning of the excess."
+    "Step 4: plan the consolidation of every fact (`sleep.mode` consolidate), or the refresh of degraded edits and the pruning of the excess (refresh)."
     s, m = mem.cfg.sleep, mem.cfg.memit
+    if s.mode == 'consolidate':
+        plan = Plan()
+        if has_work(mem, au):
+            plan.replaces = mem.ledger.applied()
+            plan.refresh, plan.recalled = consolidate(mem, au.facts, stage, progress)
+        return plan
     todo = au.degraded[: s.max_refresh_per_cycle] if s.max_refresh_per_cycle else []
     plan = Plan()
     if todo:
@@ -187,6 +201,8 @@ class SleepReport:
     healthy: int = 0
     degraded_edits: list = field(default_factory=list)
     refreshed: list = field(default_factory=list)
+    consolidated: int = 0           # facts solved jointly into one edit
+    replaced: int = 0               # edits that edit replaced
     pruned: list = field(default_factory=list)
     recall_before: float = float('nan')
     recall_after: float = float('nan')
@@ -201,6 +217,7 @@ class SleepReport:
         lines = [f"sleep: {self.facts} facts, {self.healthy} healthy, {len(self.degraded_edits)} degraded edits",
                  f"  recall {self.recall_before:.3f} -> {self.recall_after:.3f}   perplexity " + (f"{self.ppl_before:.3f} -> {self.ppl_after:.3f}"
                  if self.ppl_before == self.ppl_before else "not measured (nothing to change)"),
+                 f"  consolidated {self.consolidated} facts into one edit (it replaced {self.replaced})" if self.consolidated else
                  f"  refreshed {len(self.refreshed)}: {', '.join(self.refreshed[:8])}{' …' if len(self.refreshed) > 8 else ''}"]
         if self.pruned: lines.append(f"  pruned (restorable) {len(self.pruned)}: {', '.join(self.pruned)}")
         if self.rolled_back: lines.append(f"  ROLLED BACK: {self.note}")
@@ -226,7 +243,7 @@ def sleep(mem: Memory, progress=None) -> SleepReport:
     au = step('audit', audit, mem, None, 'sleep', True, True)
     rep.facts, rep.recall_before = len(au.facts), au.recall
     rep.healthy = sum(r['ok'] for r in au.facts); rep.degraded_edits = list(au.degraded)
-    idle = not (au.degraded and mem.cfg.sleep.max_refresh_per_cycle) and len(mem.ledger.applied()) <= mem.cfg.memit.max_active_edits
+    idle = not has_work(mem, au)
     cached = _ppl_cache(mem, _ppl_key(mem))                  # nothing to change: the perplexity is not needed (cached or not)
     rep.ppl_before = (cached if cached is not None else float('nan')) if idle else step('health', health_check, mem)
     stage = mem.ledger.stage()
@@ -236,15 +253,20 @@ def sleep(mem: Memory, progress=None) -> SleepReport:
         rep.note = 'nothing to do'; mem.awake_since = time.time(); _emit(progress, 'report', report=rep); return rep
     step('apply', apply_tentative, stage, plan)
     ok, rep.ppl_after = step('validate', validate, mem, rep.ppl_before)
+    kept = sum(plan.recalled) if plan.recalled is not None else None
+    if ok and kept is not None and kept < rep.healthy:
+        ok, why = False, f"the consolidated weights recall {kept} facts, fewer than the {rep.healthy} recalled before"
+    else: why = f"perplexity rose {rep.ppl_after / rep.ppl_before - 1:+.2%} > {mem.cfg.sleep.max_ppl_increase:.0%}"
     names = {r['edit_id']: str(r['fact']) for r in au.facts}
     rep.pruned = [names.get(i, str(i)) for i in plan.prune]
     if not ok:
         stage.discard()                                       # the ledger was not touched: back to pre-sleep, bit for bit
         rep.rolled_back = True; rep.converged = False; rep.recall_after = rep.recall_before; rep.pruned = []
-        rep.note = f"perplexity rose {rep.ppl_after / rep.ppl_before - 1:+.2%} > {mem.cfg.sleep.max_ppl_increase:.0%}: restored the pre-sleep weights and ledger"
+        rep.note = f"{why}: restored the pre-sleep weights and ledger"
     else:
         step('commit', stage.commit); _ppl_cache(mem, _ppl_key(mem), rep.ppl_after)   # the new state's perplexity, measured
-        rep.refreshed = [str(f) for f in (plan.refresh.facts if plan.refresh else [])]
+        if plan.recalled is not None: rep.consolidated, rep.replaced = len(plan.refresh.facts), len(plan.replaces)
+        else: rep.refreshed = [str(f) for f in (plan.refresh.facts if plan.refresh else [])]
         after = step('audit_after', audit, mem, None, 'sleep-after', False)
         rep.recall_after = after.recall; rep.converged = not after.degraded
     mem.awake_since = time.time()
@@ -288,5 +310,6 @@ class SleepBar:
         if step == 'nap': print(f"nap: auditing {info.get('facts', 0)} recent facts", file=self.file, flush=True); return
         if self.bar is None: self.bar = tqdm(total=len(self.STEPS), desc='sleep', file=self.file, leave=True, ncols=80)
         if step in self.STEPS: self.bar.n = self.STEPS.index(step) + 1
-        self.bar.set_postfix_str(step + (f" ({info['refreshing']} to refresh)" if 'refreshing' in info else ''))
+        self.bar.set_postfix_str(step + (f" ({info['refreshing']} to refresh)" if 'refreshing' in info else
+                                         f" ({info['consolidating']} facts, round {info['round']})" if 'consolidating' in info else ''))
         if step == 'report': self.bar.n = self.bar.total; self.bar.close(); self.bar = None

@@ -104,11 +104,11 @@ def run_overload(lm, cov, facts, nb, base, target=0.7, goal=0.95, cycles=3, chec
             ok_after = {r['fact_key'] for r in after.facts if r['ok']}
             lost = [str(r['fact']) for r in before.facts if r['ok'] and r['fact_key'] not in ok_after]
             cyc = dict(cycle=c + 1, recall_before=before.recall, recall_after=after.recall, ppl=rep.ppl_kept,
-                       ppl_drift_vs_base=rep.ppl_kept / base['ppl'] - 1, refreshed=len(rep.refreshed), pruned=len(rep.pruned),
+                       ppl_drift_vs_base=rep.ppl_kept / base['ppl'] - 1, refreshed=len(rep.refreshed), consolidated=rep.consolidated, pruned=len(rep.pruned),
                        rolled_back=rep.rolled_back, healthy_lost=lost, seconds=rep.seconds)
             out['cycles'].append(cyc)
             print(f"  sleep {c + 1}: recall {before.recall:.3f} -> {after.recall:.3f}, ppl drift {cyc['ppl_drift_vs_base']:+.4f}, "
-                  f"refreshed {len(rep.refreshed)}, healthy lost {len(lost)}, rolled back {rep.rolled_back}", flush=True)
+                  f"refreshed {len(rep.refreshed)}, consolidated {rep.consolidated}, healthy lost {len(lost)}, rolled back {rep.rolled_back}", flush=True)
             if after.recall >= goal: break
     finally: mem.ledger.close()
     return out
@@ -127,10 +127,10 @@ def run_sleep(lm, cov, facts, nb, base, sizes=(10, 30, 60), cfg=None) -> dict:
             t0 = time.perf_counter(); rep = sleep(mem); dt = time.perf_counter() - t0
         finally: mem.ledger.close()
         rows.append(dict(active_facts=n, seconds=dt, step_seconds=rep.seconds, degraded_edits=len(rep.degraded_edits),
-                         refreshed=len(rep.refreshed), recall_before=rep.recall_before, recall_after=rep.recall_after,
+                         refreshed=len(rep.refreshed), consolidated=rep.consolidated, recall_before=rep.recall_before, recall_after=rep.recall_after,
                          ppl_drift_vs_base=rep.ppl_kept / base['ppl'] - 1, rolled_back=rep.rolled_back))
         print(f"  {n:3d} facts: sleep {dt:6.1f} s, recall {rep.recall_before:.3f} -> {rep.recall_after:.3f}, "
-              f"refreshed {len(rep.refreshed)}", flush=True)
+              f"refreshed {len(rep.refreshed)}, consolidated {rep.consolidated}", flush=True)
     return dict(sizes=list(sizes), rows=rows)
 
 def run_protect(lm, cov, facts, nb, base, n_protected=50, cfg=None) -> dict:

@@ -180,7 +180,8 @@ def _progress(self: ChatPanel, step: str, info: dict):
         self.step.value = _e(f"sleep: {step}{extra}")
         if step == 'report':
             rep = info['report']; self.last['sleep'] = rep
-            self._note(f"slept: recall {rep.recall_before:.2f} → {rep.recall_after:.2f}, {len(rep.refreshed)} refreshed"
+            self._note(f"slept: recall {rep.recall_before:.2f} → {rep.recall_after:.2f}, "
+                       + (f"{rep.consolidated} facts consolidated" if rep.consolidated else f"{len(rep.refreshed)} refreshed")
                        + (', rolled back' if rep.rolled_back else ''), entry=True)     # the transcript first, then the report
             self.progress.bar_style = 'danger' if rep.rolled_back else 'success'
             self.report.value = f"<pre class='sl-report-text'>{_e(rep)}</pre>"

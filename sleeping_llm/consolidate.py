@@ -11,6 +11,7 @@ from .memit import *
 from .evaluate import recall
 from .null_space import NullSpaceSolver
 from .ledger import Stage
+from .integrity import live, trial    # Stage.live, Stage.trial
 from .memory import Memory
 
 # %% auto #0
@@ -26,14 +27,14 @@ def layer_outputs(lm: Backend, facts: list[Fact], L: int, batch: int = 64) -> to
         out.append(h[torch.arange(len(rows.lens)), torch.tensor(rows.subj)].float().cpu())
     return torch.cat(out) if out else torch.zeros(0)
 
-def consolidation_targets(mem: Memory,       # the memory, its edits applied
+def consolidation_targets(mem: Memory,       # the memory
                           rows: list[dict],  # the live fact rows ('fact', 'edit_id', 'ok': recalled now)
-                          hp: MemitConfig | None = None,  # settings of a re-optimisation (default: the memory's)
+                          stage: Stage,      # a stage on its ledger: its edits in the weights are the ones read
                           redo=(),           # subjects whose targets are optimised again whatever else holds
                          ) -> tuple[list[Fact], torch.Tensor, dict]:
     "Each fact's target value for the joint solve, chosen per subject (see above): (facts, N × d targets, counts per source)."
-    m = hp or mem.cfg.memit; L = max(m.target_layers)
-    edits = {int(k): e for k, (e, _) in mem.ledger.weights.active.items() if k.isdigit()}
+    m = mem.cfg.memit; L = max(m.target_layers)
+    edits = {int(e.id): e for e in stage.live() if e.id.isdigit()}
     by_subject = {}
     for r in rows: by_subject.setdefault(r['fact'].subject, []).append(r)
     facts = [r['fact'] for r in rows]; T = [None] * len(rows); index = {id(r): i for i, r in enumerate(rows)}
@@ -68,22 +69,22 @@ def consolidate(mem: Memory,         # the memory (its edits applied)
                ) -> tuple[Edit, list[bool]]:
     "Solve every fact jointly from the base weights (with checks and repeats); the edit and each fact's recall on it."
     m, rounds = mem.cfg.memit, mem.cfg.sleep.consolidation_rounds
-    facts, T, used = consolidation_targets(mem, rows)             # on the weights as they are
+    facts, T, used = consolidation_targets(mem, rows, stage)      # on the weights as they are
     stage.take_out(mem.ledger.applied())                          # now the base weights
-    w, redo = mem.ledger.weights, set()
+    at, redo = {fact_key(f): i for i, f in enumerate(facts)}, set()
     for k in range(rounds + 1):
         if progress: progress('maintain', dict(consolidating=len(facts), round=k + 1))
         e = memit(mem.lm, facts, mem.cov, m, solver=_solver(mem, len(facts)), targets=T)
-        w.apply(e, key='consolidating')
-        try:
+        def check():                                              # on the candidate's weights
             ok = recall(mem.lm, facts)
             lost = {f.subject for f, o in zip(facts, ok) if not o} - redo   # a subject already re-optimised: not again
-            if k == rounds or not lost: break
+            if k == rounds or not lost: return ok, None
             again = [dict(r, ok=False) for r in rows if r['fact'].subject in lost]
-            _, T2, n = consolidation_targets(mem, again, redo=lost)     # on the consolidated weights
-            at = {fact_key(f): i for i, f in enumerate(facts)}
-            for r, t in zip(again, T2): T[at[fact_key(r['fact'])]] = t
-            redo |= lost; used['optimised'] += n['optimised']
-        finally: w.remove('consolidating')
+            return ok, (lost, again, *consolidation_targets(mem, again, stage, redo=lost)[1:])
+        ok, more = stage.trial(e, check)
+        if more is None: break
+        lost, again, T2, n = more
+        for r, t in zip(again, T2): T[at[fact_key(r['fact'])]] = t
+        redo |= lost; used['optimised'] += n['optimised']
     e.stats.update(consolidated=len(facts), targets=used, rounds=k + 1)
     return e, ok

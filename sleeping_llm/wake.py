@@ -53,8 +53,7 @@ def plan_injection(ledger: Ledger, facts: list[Fact]) -> dict:
 
 def _write(mem: Memory, st, facts: list[Fact], anchors: list[Fact], pause=None):
     "One edit of `facts` (their subjects' other facts held as anchors), tried; once more, stronger, if the check fails: (edit, check, retried)."
-    hp = mem.cfg.memit
-    subjects = {f.subject for f in facts}                # other subjects' keys stay where they are
+    hp, subjects = mem.cfg.memit, {f.subject for f in facts}   # other subjects' keys stay where they are
     solve = alphaedit(mem.cov, st.live(), hp, subjects) if hp.wake_solver == 'alphaedit' else preserving(mem.cov, st.live(), hp, subjects, mem.lm)
     e = memit(mem.lm, facts, mem.cov, hp, solver=solve, anchors=anchors, pause=pause)
     check = lambda: recall(mem.lm, facts + anchors)      # the wake check: the new facts, and the subject's others

@@ -13,6 +13,7 @@ CHILD = textwrap.dedent('''
     lm = tiny_lm(); hp = config_with(lm.cfg, {'memit.v_steps': 1, 'memit.n_prefixes': 0}).memit
     facts, _ = load_facts(); cov = Covariance.identity(128, hp.target_layers)
     led = Ledger(sys.argv[1], lm); rng = random.Random(int(sys.argv[2]))
+    memit(lm, facts[:1], cov, hp)      # first-call costs (the bfloat16 probe, vocabulary masks) before the kills start
     print('READY', flush=True)
     while True:
         live = {r['fact'].id for r in led.facts()}

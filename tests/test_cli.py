@@ -31,3 +31,12 @@ def test_experiments_list_and_bad_parameter():
     r = run('experiments', 'run', 'capacity', '-p', 'n_fact', '3')
     assert r.returncode == 2
     assert r.stderr.strip().splitlines()[-1].startswith("sleeping-llm: capacity: unknown parameter(s) ['n_fact']; parameters: [")
+
+
+def test_every_experiment_parameter_is_visible_to_papermill():
+    "A comment papermill cannot parse hides its parameter (`-p` then says 'unknown parameter'): each assigned name must be seen."
+    import ast, papermill as pm
+    for nb in sorted((Path(__file__).resolve().parent.parent/'nbs'/'experiments').glob('*.ipynb')):
+        cell = next(c for c in json.loads(nb.read_text())['cells'] if 'parameters' in c.get('metadata', {}).get('tags', []))
+        assigned = {t.id for s in ast.parse(''.join(cell['source'])).body if isinstance(s, ast.Assign) for t in s.targets}
+        assert assigned == set(pm.inspect_notebook(str(nb))), nb.name

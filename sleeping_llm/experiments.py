@@ -15,8 +15,8 @@ from .evaluate import machine
 
 # %% auto #0
 __all__ = ['SEED_EFFECT', 'NOTEBOOKS', 'KERNEL', 'draw_facts', 'invent_facts', 'surname_shared', 'same_model', 'design_settings',
-           'design', 'mean_std', 'aggregate', 'first_below', 'results_dir', 'plot_series', 'save_results', 'resume',
-           'experiment_names', 'ensure_kernel', 'notebook_parameters', 'run', 'cli']
+           'design', 'mean_std', 'aggregate', 'first_below', 'mean_text', 'results_dir', 'plot_series', 'save_results',
+           'resume', 'experiment_names', 'ensure_kernel', 'notebook_parameters', 'run', 'cli']
 
 # %% ../nbs/13_experiments.ipynb #0213918a
 SEED_EFFECT = ("which facts are taught and in what order (n random subjects, one random fact each); the model-written "
@@ -114,6 +114,10 @@ def aggregate(curves: list[list[dict]], x: str, keys) -> list[dict]:
 def first_below(curve: list[dict], x: str, y: str, threshold: float):
     "The first `x` of `curve` at which `y` < `threshold`, or None."
     return next((r[x] for r in sorted(curve, key=lambda r: r[x]) if r[y] < threshold), None)
+
+def mean_text(m: dict, fmt: str = '.3f') -> str:
+    "A `mean_std` as text: 'mean ± std (n = k)' over several seeds, the value alone with '(n = 1)' for one."
+    return f"{m['mean']:{fmt}} (n = 1)" if m['n'] == 1 else f"{m['mean']:{fmt}} ± {m['std']:{fmt}} (n = {m['n']})"
 
 # %% ../nbs/13_experiments.ipynb #f553c407
 def results_dir(out_dir: str | Path | None, name: str) -> Path:

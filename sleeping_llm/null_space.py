@@ -140,8 +140,6 @@ def plot_room(C: torch.Tensor, keys: torch.Tensor, energies=(0.0, 0.5, 0.9), ste
     return ax
 
 # %% ../nbs/05_null_space.ipynb #a1ca3109
-_PROJECTIONS: dict = {}
-
 def alphaedit(cov: Covariance,      # C per edited layer (defines the preserved directions)
               kept: list,           # the `Edit`s already in the weights, whose keys are held
               hp: MemitConfig,      # null_space_energy (e) and alphaedit_reg (α)
@@ -150,10 +148,10 @@ def alphaedit(cov: Covariance,      # C per edited layer (defines the preserved 
     "AlphaEdit's solver for `memit`: A = (P(KKᵀ + K_pK_pᵀ) + αI)⁻¹PK, with P = ÛÛᵀ the directions C leaves free."
     held = [(e, [i for i, f in enumerate(e.facts) if f.subject not in subjects]) for e in kept]
     def solve(l: int, K: torch.Tensor) -> torch.Tensor:
-        key = (id(cov), l, hp.null_space_energy)
-        if key not in _PROJECTIONS:
-            Uh = preserved_projection(cov[l], hp.null_space_energy)[0]; _PROJECTIONS[key] = Uh @ Uh.T
-        P, K = _PROJECTIONS[key], K.double()
+        cache = cov.__dict__.setdefault('_projections', {})      # kept with its covariance (an id() could be reused)
+        if (l, hp.null_space_energy) not in cache:
+            Uh = preserved_projection(cov[l], hp.null_space_energy)[0]; cache[l, hp.null_space_energy] = Uh @ Uh.T
+        P, K = cache[l, hp.null_space_energy], K.double()
         G = K @ K.T
         for e, ix in held:
             if ix and l in e.keys: Kp = e.keys[l][ix].double(); G += Kp.T @ Kp

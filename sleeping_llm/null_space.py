@@ -12,7 +12,8 @@ from .memit import *
 
 # %% auto #0
 __all__ = ['NoRoom', 'orth_basis', 'constrained_solve', 'preserved_projection', 'projected_solve', 'NullSpaceSolver',
-           'protected_keys', 'fact_keys', 'edit_keys', 'protection_error', 'room', 'plot_room', 'alphaedit']
+           'protected_keys', 'fact_keys', 'edit_keys', 'protection_error', 'room', 'plot_room', 'alphaedit',
+           'wake_solve']
 
 # %% ../nbs/05_null_space.ipynb #fe10a6de
 class NoRoom(EditError):
@@ -157,3 +158,13 @@ def alphaedit(cov: Covariance,      # C per edited layer (defines the preserved 
             if ix and l in e.keys: Kp = e.keys[l][ix].double(); G += Kp.T @ Kp
         return torch.linalg.solve(P @ G + hp.alphaedit_reg * torch.eye(G.shape[0], dtype=G.dtype), P @ K)
     return solve
+
+# %% ../nbs/05_null_space.ipynb #c231e7bb
+def wake_solve(cov: Covariance,      # C per edited layer
+               kept: list,           # the `Edit`s already in the weights
+               hp: MemitConfig,      # wake_solver names the solve; its own settings as above
+               subjects=(),          # subjects the new edit writes: their keys in `kept` are not held
+               lm: Backend | None = None,  # the model (the preserving solve also holds where kept objects are said)
+              ):
+    "The `memit` solver for a new edit next to `kept`, as `hp.wake_solver` names it."
+    return alphaedit(cov, kept, hp, subjects) if hp.wake_solver == 'alphaedit' else preserving(cov, kept, hp, subjects, lm)

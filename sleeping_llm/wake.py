@@ -11,7 +11,7 @@ from fastcore.basics import patch
 from .core import *
 from .backends import *
 from .memit import *
-from .null_space import alphaedit
+from .null_space import wake_solve
 from .evaluate import *
 from .questions import *
 from .ledger import *
@@ -54,7 +54,7 @@ def plan_injection(ledger: Ledger, facts: list[Fact]) -> dict:
 def _write(mem: Memory, st, facts: list[Fact], anchors: list[Fact], pause=None):
     "One edit of `facts` (their subjects' other facts held as anchors), tried; once more, stronger, if the check fails: (edit, check, retried)."
     hp, subjects = mem.cfg.memit, {f.subject for f in facts}   # other subjects' keys stay where they are
-    solve = alphaedit(mem.cov, st.live(), hp, subjects) if hp.wake_solver == 'alphaedit' else preserving(mem.cov, st.live(), hp, subjects, mem.lm)
+    solve = wake_solve(mem.cov, st.live(), hp, subjects, mem.lm)
     e = memit(mem.lm, facts, mem.cov, hp, solver=solve, anchors=anchors, pause=pause)
     check = lambda: recall(mem.lm, facts + anchors)      # the wake check: the new facts, and the subject's others
     ok = st.trial(e, check)

@@ -208,10 +208,12 @@ def demo_plot(r: dict, path: Path) -> Path:
     for j, (key, label) in enumerate([('base', 'base model'), ('after', 'after restart')]):
         for k, (col, m) in enumerate([('raw_ok', 'o'), ('chat_ok', 's')]):
             ys = [x[col] for x in r[key]]
-            ax.scatter(range(len(ys)), [j * 2 + k] * len(ys), c=['tab:green' if y else 'tab:red' for y in ys], marker=m, s=90)
+            for ok, style in ((True, dict(c=OKABE_ITO[0], marker=m)), (False, dict(c=OKABE_ITO[5], marker='x'))):
+                xs = [i for i, y in enumerate(ys) if bool(y) == ok]
+                ax.scatter(xs, [j * 2 + k] * len(xs), s=90, label=('recalled' if ok else 'not recalled') if j == k == 0 else None, **style)
     ax.set_yticks(range(4), ['base raw', 'base chat', 'restart raw', 'restart chat'])
     ax.set_xticks(range(len(names)), names, rotation=35, ha='right'); ax.set_ylim(-0.7, 3.7)
-    ax.set_title('Recalled from the weights (green) — embedded model, fresh process, empty context')
+    ax.set_title('Recalled from the weights — embedded model, fresh process, empty context'); ax.legend(fontsize=8, loc='lower right')
     fig.tight_layout(); path.parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=110); plt.close(fig)
     return path
 

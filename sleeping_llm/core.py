@@ -12,10 +12,11 @@ import yaml
 from filelock import FileLock, Timeout
 
 # %% auto #0
-__all__ = ['MLX_BLAS', 'REPO_ROOT', 'DATA', 'preload_blas', 'default_home', 'default_cache', 'ConfigError', 'opt', 'ModelConfig',
-           'ContextConfig', 'MemitConfig', 'SleepConfig', 'HealthConfig', 'PathsConfig', 'Config', 'config_from_dict',
-           'load_config', 'config_to_dict', 'config_with', 'EditError', 'object_ids', 'normal_text', 'Fact', 'fact_key',
-           'load_facts', 'fsync_dir', 'atomic_write', 'WriterLock', 'pid_alive']
+__all__ = ['MLX_BLAS', 'REPO_ROOT', 'DATA', 'OKABE_ITO', 'MARKERS', 'preload_blas', 'default_home', 'default_cache',
+           'ConfigError', 'opt', 'ModelConfig', 'ContextConfig', 'MemitConfig', 'SleepConfig', 'HealthConfig',
+           'PathsConfig', 'Config', 'config_from_dict', 'load_config', 'config_to_dict', 'config_with', 'EditError',
+           'object_ids', 'normal_text', 'Fact', 'fact_key', 'load_facts', 'fsync_dir', 'atomic_write', 'WriterLock',
+           'pid_alive', 'series_style', 'clean_saved_notebook']
 
 # %% ../nbs/00_core.ipynb #c04be451
 def preload_blas() -> str | None:
@@ -343,3 +344,31 @@ def pid_alive(pid: int) -> bool:
     try: os.kill(pid, 0); return True
     except (ProcessLookupError, OverflowError): return False
     except OSError: return True
+
+# %% ../nbs/00_core.ipynb #52f53cf0
+OKABE_ITO = ('#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#000000')
+MARKERS = (('o', 'circle'), ('s', 'square'), ('^', 'triangle-up'), ('D', 'diamond'), ('v', 'triangle-down'),
+           ('P', 'cross'), ('X', 'x'), ('*', 'star'))      # (matplotlib, Plotly) pairs
+
+def series_style(i: int,               # the series' number in its figure
+                 plotly: bool = False, # Plotly's marker names instead of matplotlib's
+                ) -> dict:
+    "The colour and marker of a figure's i-th series: {'color', 'marker'}."
+    return dict(color=OKABE_ITO[i % len(OKABE_ITO)], marker=MARKERS[i % len(MARKERS)][1 if plotly else 0])
+
+# %% ../nbs/00_core.ipynb #52672f02
+def clean_saved_notebook(model: dict,                # Jupyter's contents model of the file being saved
+                         path: str = '',             # its path, relative to the server's root
+                         contents_manager=None,      # the server's contents manager (gives the root)
+                         **kw):
+    "Jupyter pre-save hook: a notebook under this repository's nbs/ is saved clean and without outputs."
+    if model.get('type') != 'notebook' or model.get('content', {}).get('nbformat') != 4: return
+    root = Path(getattr(contents_manager, 'root_dir', '') or '.').expanduser()
+    try: (root/path).resolve().relative_to((REPO_ROOT/'nbs').resolve())
+    except ValueError: return
+    try: from nbdev.clean import _nbdev_clean                     # a developer tool: absent, nothing is changed
+    except ImportError: return
+    nb = model['content']
+    _nbdev_clean(nb, path=str(REPO_ROOT))
+    for c in nb['cells']:
+        if c['cell_type'] == 'code': c['outputs'] = []

@@ -14,9 +14,10 @@ from .covariance import Covariance, get_covariance
 from .evaluate import machine
 
 # %% auto #0
-__all__ = ['SEED_EFFECT', 'NOTEBOOKS', 'KERNEL', 'draw_facts', 'invent_facts', 'surname_shared', 'same_model', 'design_settings',
-           'design', 'mean_std', 'aggregate', 'first_below', 'mean_text', 'results_dir', 'plot_series', 'save_results',
-           'resume', 'experiment_names', 'ensure_kernel', 'notebook_parameters', 'run', 'cli']
+__all__ = ['SEED_EFFECT', 'SHARES', 'NOTEBOOKS', 'KERNEL', 'draw_facts', 'invent_facts', 'surname_shared', 'same_model',
+           'design_settings', 'design', 'mean_std', 'aggregate', 'first_below', 'mean_text', 'results_dir',
+           'axis_scale', 'plot_series', 'save_results', 'resume', 'experiment_names', 'ensure_kernel',
+           'notebook_parameters', 'run', 'cli']
 
 # %% ../nbs/13_experiments.ipynb #0213918a
 SEED_EFFECT = ("which facts are taught and in what order (n random subjects, one random fact each); the model-written "
@@ -125,24 +126,59 @@ def results_dir(out_dir: str | Path | None, name: str) -> Path:
     p = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix=f'{name}-'))
     p.mkdir(parents=True, exist_ok=True); return p
 
-def plot_series(series: dict[str, list[dict]], x: str, y: str, out: Path, stem: str, title: str = '',
-                xlabel: str | None = None, ylabel: str | None = None, hline: float | None = None):
-    "Mean ± std curves (`series`: label -> aggregated rows) to `out/stem.png` and `out/stem.html`; returns the figure."
+SHARES = ('efficacy', 'recall', 'paraphrase', 'neighbourhood', 'chat', 'chat_recall', 'shared', 'wave1')   # y keys in [0, 1]
+
+def axis_scale(values) -> str:
+    "'log' when the values are positive and span more than two decades, 'symlog' when they also reach 0 or below, else 'linear'."
+    v = [abs(float(x)) for x in values if x is not None and not math.isnan(float(x))]
+    nz = [x for x in v if x > 0]
+    if len(nz) < 2 or max(nz) / min(nz) <= 100: return 'linear'
+    return 'log' if all(float(x) > 0 for x in values if x is not None) else 'symlog'
+
+def plot_series(series: dict[str, list[dict]],  # label -> rows from `aggregate`
+                x: str, y: str,                  # the keys on the axes
+                out: Path, stem: str,            # written to out/stem.png and out/stem.html
+                title: str = '', xlabel: str | None = None, ylabel: str | None = None,
+                hline: float | None = None,      # a dotted reference line (a target)
+                bounds: tuple | None = None,     # the band is clipped to these (default: (0, 1) for a share in SHARES)
+                scale: str | None = None,        # the y axis: 'linear', 'log', 'symlog' (default: `axis_scale` of the values)
+               ):
+    """Mean ± std curves to a PNG and an interactive HTML page; returns the matplotlib figure. Bands stay inside
+    `bounds`, values that span decades get a log axis, whole-number axes get whole-number ticks, and each series has
+    its own colour-blind-safe colour and marker (`series_style`)."""
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
     import plotly.graph_objects as go
-    fig, ax = plt.subplots(figsize=(6.4, 3.8)); pf = go.Figure()
-    for label, rows in series.items():
+    if bounds is None and y in SHARES: bounds = (0.0, 1.0)
+    lo, hi = bounds or (-math.inf, math.inf)
+    clip = lambda v: min(max(v, lo), hi)
+    fig, ax = plt.subplots(figsize=(6.4, 3.8)); pf = go.Figure(); allx, ally = [], []
+    for i, (label, rows) in enumerate(series.items()):
         rows = [r for r in rows if r[y]['n']]
         xs = [r[x] for r in rows]; m = [r[y]['mean'] for r in rows]; s = [r[y]['std'] for r in rows]
-        ax.plot(xs, m, marker='o', ms=3, label=label)
-        ax.fill_between(xs, [a - b for a, b in zip(m, s)], [a + b for a, b in zip(m, s)], alpha=0.2)
-        pf.add_trace(go.Scatter(x=xs, y=m, mode='lines+markers', name=label, error_y=dict(type='data', array=s, visible=True)))
+        low, high = [clip(a - b) for a, b in zip(m, s)], [clip(a + b) for a, b in zip(m, s)]
+        st, sp = series_style(i), series_style(i, plotly=True)
+        ax.plot(xs, m, marker=st['marker'], ms=4, color=st['color'], label=label)
+        ax.fill_between(xs, low, high, alpha=0.2, color=st['color'], lw=0)
+        pf.add_trace(go.Scatter(x=xs, y=m, mode='lines+markers', name=label, line=dict(color=sp['color']),
+                                marker=dict(symbol=sp['marker'], color=sp['color'], size=7),
+                                error_y=dict(type='data', symmetric=False, array=[h - a for h, a in zip(high, m)],
+                                             arrayminus=[a - l for a, l in zip(m, low)], visible=True)))
+        allx += xs; ally += m
     if hline is not None:
         ax.axhline(hline, color='grey', ls=':', lw=1); pf.add_hline(y=hline, line_dash='dot', line_color='grey')
+    ys = scale or axis_scale(ally)
+    if ys != 'linear': ax.set_yscale(ys, **({'linthresh': 1e-3} if ys == 'symlog' else {}))
+    if axis_scale(allx) == 'log': ax.set_xscale('log')
+    whole = bool(allx) and all(float(v).is_integer() for v in allx)
+    if whole: ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(xlabel or x); ax.set_ylabel(ylabel or y); ax.set_title(title, fontsize=10); ax.legend(fontsize=8)
     fig.tight_layout(); fig.savefig(out/f'{stem}.png', dpi=110); plt.close(fig)
     pf.update_layout(title=title, xaxis_title=xlabel or x, yaxis_title=ylabel or y, template='plotly_white')
+    if ys == 'log': pf.update_yaxes(type='log')              # (Plotly has no symlog: such an axis stays linear there)
+    if whole: pf.update_xaxes(tickformat='d')
+    if axis_scale(allx) == 'log': pf.update_xaxes(type='log')
     pf.write_html(out/f'{stem}.html', include_plotlyjs='directory')
     return fig
 

@@ -112,9 +112,9 @@ def perplexity_figure(hist: list[dict]   # `perplexity_history` of a home
     kept = [(i, h) for i, h in zip(x, hist) if not h['rolled_back']]; back = [(i, h) for i, h in zip(x, hist) if h['rolled_back']]
     return go.Figure([go.Scatter(x=x, y=[h['before'] for h in hist], name='before sleep', mode='lines+markers'),
                       go.Scatter(x=[i for i, _ in kept], y=[h['after'] for _, h in kept], name='after sleep', mode='markers',
-                                 marker=dict(size=10, color='#2e7d32')),
+                                 marker=dict(size=10, color=OKABE_ITO[2])),
                       go.Scatter(x=[i for i, _ in back], y=[h['after'] for _, h in back], name='rolled back', mode='markers',
-                                 marker=dict(size=12, color='#c62828', symbol='x'))],
+                                 marker=dict(size=12, color=OKABE_ITO[5], symbol='x'))],
                      layout=dict(title=dict(text='Reference perplexity across sleeps' if hist else 'Perplexity (no sleep yet)'),
                                  xaxis=dict(title=dict(text='sleep'), tickvals=x), yaxis=dict(title=dict(text='perplexity')),
                                  height=380, margin=dict(t=50)))

@@ -204,13 +204,18 @@ KERNEL = 'sleeping-llm'
 def experiment_names() -> list[str]:
     return sorted(p.stem for p in NOTEBOOKS.glob('*.ipynb') if not p.name.startswith(('_', '.')))
 
-def ensure_kernel(name: str = KERNEL) -> str:
+def ensure_kernel(name: str = KERNEL,  # the kernel's name
+                  say=None,              # called with one line saying which kernel runs (and if it was registered now)
+                 ) -> str:
     "A Jupyter kernel `name` that runs this very Python (registered in its environment if it is not there yet)."
     from jupyter_client.kernelspec import KernelSpecManager
-    ksm = KernelSpecManager()
-    if name in ksm.find_kernel_specs() and ksm.get_kernel_spec(name).argv[0] == sys.executable: return name
-    subprocess.run([sys.executable, '-m', 'ipykernel', 'install', '--sys-prefix', '--name', name,
-                    '--display-name', f'Python ({name})'], check=True, capture_output=True)
+    ksm = KernelSpecManager(); say = say or (lambda line: None)
+    if name in ksm.find_kernel_specs() and ksm.get_kernel_spec(name).argv[0] == sys.executable:
+        say(f"kernel {name!r}: {sys.executable}"); return name
+    r = subprocess.run([sys.executable, '-m', 'ipykernel', 'install', '--sys-prefix', '--name', name,
+                        '--display-name', f'Python ({name})'], check=True, capture_output=True, text=True)
+    where = (r.stdout + r.stderr).strip().rsplit(' in ', 1)[-1] or sys.prefix
+    say(f"kernel {name!r}: {sys.executable} — registered now in {where} (remove: jupyter kernelspec remove {name})")
     return name
 
 def notebook_parameters(name: str) -> dict:
@@ -239,7 +244,8 @@ def run(name: str, params: dict | None = None, seeds: int = 1, out_dir: str | Pa
     params.update(seeds=list(range(seeds)), out_dir=str(out.resolve()))
     if log: _echo_papermill()
     pm.execute_notebook(str(NOTEBOOKS/f'{name}.ipynb'), str(out/f'{name}.ipynb'), parameters=params,
-                        kernel_name=ensure_kernel(), cwd=str(NOTEBOOKS), progress_bar=log, log_output=log)
+                        kernel_name=ensure_kernel(say=(lambda l: print(f"{name}: {l}", file=sys.stderr)) if log else None),
+                        cwd=str(NOTEBOOKS), progress_bar=log, log_output=log)
     return json.loads((out/f'{name}.json').read_text())
 
 # %% ../nbs/13_experiments.ipynb #eeeed73e

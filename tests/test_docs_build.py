@@ -222,12 +222,14 @@ def test_mkdocs_config():
     assert f'!!python/name:{docs.SLUGIFY_NAME}' in y and docs.SLUGIFY_NAME == 'docs.slugify'
     conf = yaml.safe_load(y.replace('!!python/name:', ''))
     assert conf['nav'] == [{'Home': 'index.md'}, {'Architecture': 'architecture.md'}, {'Core': 'core.md'},
-                           {'Results': 'results.md'}, {'Experiments': [{'Run 1': 'experiments/e1.md'}]}]
+                           {'Results': 'results.md'}, {'Experiment notebooks': [{'Run 1': 'experiments/e1.md'}]}]
     assert conf['theme']['font'] is False and conf['use_directory_urls'] is False
     assert (conf['docs_dir'], conf['site_dir'], conf['site_name']) == ('/tmp/d', '/tmp/s', 'sleeping_llm')
     assert 'repo_url' not in conf and not any('//' in u for u in conf['extra_css'] + conf['extra_javascript'])
-    assert 'Experiments' not in str(yaml.safe_load(docs.mkdocs_config([('Home', 'index.md')], Path('/d'), Path('/s'), 'x')
+    assert 'Experiment notebooks' not in str(yaml.safe_load(docs.mkdocs_config([('Home', 'index.md')], Path('/d'), Path('/s'), 'x')
                                                    .replace('!!python/name:', ''))['nav'])
+    titles = [t for e in conf['nav'] for t in e]                   # the sidebar: no two entries share a name
+    assert len(titles) == len(set(titles))
 
 
 def test_mkdocs_finds_slugify():

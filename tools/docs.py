@@ -382,7 +382,7 @@ def mkdocs_config(nav: list, docs_dir: Path, site_dir: Path, name: str, descript
         extra_css=['assets/katex/katex.min.css', 'assets/docs.css'],
         extra_javascript=['assets/katex/katex.min.js', 'assets/katex/contrib/auto-render.min.js', 'assets/docs.js'],
         extra=dict(generator=False),
-        nav=top + ([{'Experiments': exp}] if exp else []))
+        nav=top + ([{'Experiment notebooks': exp}] if exp else []))   # (notebook 13's page is 'Experiments')
     return yaml.safe_dump(conf, sort_keys=False, allow_unicode=True).replace('SLUGIFY', f'!!python/name:{SLUGIFY_NAME}')
 
 

@@ -177,18 +177,27 @@ def test_results_md(tmp_path):
     d = tmp_path; site = d/'site'
     assert 'No results yet' in docs.results_md(d, site)
     (d/'data/results/exp1').mkdir(parents=True); (d/'data/bench').mkdir(parents=True)
-    (d/'data/results/exp1/recall.json').write_text(json.dumps({'recall': [1.0, 0.95], 'note': 'x' * 50}))
+    (d/'data/results/exp1/recall.json').write_text(json.dumps({'recall': [1.0, 0.95], 'note': 'x' * 50,
+                                                               'params': {'seeds': [0, 1, 2]}, 'machine': {'time': '2026-12-07 03:00:00'}}))
+    (d/'data/results/exp1/recall.png').write_bytes(b'\x89PNG')
     (d/'data/bench/speed.png').write_bytes(b'\x89PNG')
     (d/'data/bench/log.txt').write_text('not listed')
     page = docs.results_md(d, site, max_chars=30)
     assert page.startswith('---\ntitle: Results\n---\n')
-    assert '## `data/results/`' in page and '[`data/results/exp1/recall.json`](results/data/results/exp1/recall.json)' in page
-    assert '![speed.png](results/data/bench/speed.png)' in page and 'log.txt' not in page and '*Cut at 30' in page
+    body = page.split('# Results', 1)[1]
+    first = [l for l in body.splitlines() if l.strip() and not l.startswith('>')][0]
+    assert first.startswith('| results | figures |')                                   # the page opens with a table ...
+    assert '| [`data/results/exp1/`](#dataresultsexp1) | 1 | 1 | 3 | 2026-12-07 03:00:00 |' in page
+    assert page.index('![recall.png](results/data/results/exp1/recall.png)') < page.index('## Raw data')   # ... figures next
+    assert '![speed.png](results/data/bench/speed.png)' in page and 'log.txt' not in page
+    raw = page[page.index('## Raw data'):]
+    assert '??? note "data/results/exp1/recall.json"' in raw                              # JSON folded, last
+    assert '    [`data/results/exp1/recall.json`](results/data/results/exp1/recall.json)' in raw and '*Cut at 30' in raw
     assert (site/'results/data/bench/speed.png').read_bytes() == b'\x89PNG'
     assert json.loads((site/'results/data/results/exp1/recall.json').read_text())['recall'] == [1.0, 0.95]
     (d/'data/results/README.md').write_text('## Summary\n\nRecall held.\n')
     page = docs.results_md(d, site)
-    assert page.index('## Summary') < page.index('## `data/results/`') and 'Recall held.' in page
+    assert page.index('## Figures') < page.index('## Summary') < page.index('## Raw data') and 'Recall held.' in page
     assert '*Cut at' not in page and 'No results yet' not in page
 
 

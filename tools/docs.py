@@ -212,42 +212,77 @@ def nb_markdown(nb, page: str, pages: set[str], save, base: str = '') -> tuple[s
 
 # ## Results
 #
-# Experiments write JSON and PNG files under `data/results/`, benchmarks under `data/bench/`. The results page lists
-# every such file when the site is built: images inline, JSON pretty-printed (long files cut, with a link to the
-# whole file, which is copied into the site). A `data/results/README.md`, if there is one, opens the page: the
-# written summary of what the numbers say. The page exists even before there are results, so the navigation does
-# not change shape when the first ones arrive.
+# Experiments write JSON and PNG files under `data/results/`, benchmarks under `data/bench/`. The results page is
+# built from them so that it reads from the top: a table of every results folder (what it holds, how many seeds,
+# when it was measured), then the figures of each folder, then the written summary (`data/results/README.md`, if
+# there is one), and last the raw JSON, each file folded (click to open; long files cut, with a link to the whole
+# file, which is copied into the site). The page exists even before there are results, so the navigation does not
+# change shape when the first ones arrive.
 
 RESULT_DIRS = ('data/results', 'data/bench')
 RESULT_KINDS = ('.json', '.png', '.svg', '.jpg')
+IMAGE_KINDS = ('.png', '.svg', '.jpg')
+
+def _run_facts(files: list[Path]) -> tuple[str, str]:
+    "(seeds, measured) of a results folder, read from its JSON files' `params.seeds` and `machine.time` ('—' if none)."
+    seeds, when = '—', '—'
+    for p in files:
+        if p.suffix.lower() != '.json': continue
+        try: d = json.loads(p.read_text(encoding='utf-8'))
+        except ValueError: continue
+        if not isinstance(d, dict): continue
+        s = (d.get('params') or {}).get('seeds') if isinstance(d.get('params'), dict) else None
+        if isinstance(s, list) and seeds == '—': seeds = str(len(s)) + (' (partial)' if d.get('partial') else '')
+        t = (d.get('machine') or {}).get('time') if isinstance(d.get('machine'), dict) else None
+        if isinstance(t, str) and (when == '—' or t > when): when = t
+    return seeds, when
+
+def result_files(folder: Path) -> list[Path]:
+    "The files under `folder` that git would keep (ignored working files, such as experiment homes, left out)."
+    every = [p.resolve() for p in Path(folder).rglob('*') if p.is_file()]
+    try: r = subprocess.run(['git', 'check-ignore', '--stdin'], cwd=folder, input='\n'.join(map(str, every)),
+                            capture_output=True, text=True)
+    except OSError: return every                                    # no git: every file
+    if r.returncode not in (0, 1): return every                     # not a repository
+    ignored = set(r.stdout.splitlines())
+    return [p for p in every if str(p) not in ignored]
 
 def results_md(root: Path, site: Path, max_chars: int = 20_000) -> str:
     "The results page for the files under `RESULT_DIRS` of `root`; the files are copied to `site/results/`."
-    root, site = Path(root), Path(site)
+    root, site = Path(root).resolve(), Path(site)
     out = ['---', 'title: Results', '---', '', '# Results', '',
            '> What the experiments (`data/results/`) and benchmarks (`data/bench/`) wrote, as of this build.', '']
-    summary = root/RESULT_DIRS[0]/'README.md'                       # a written summary of the results, if there is one
-    if summary.is_file(): out += [summary.read_text(encoding='utf-8').strip(), '']
-    n = 0
+    groups: dict[str, list[Path]] = {}
     for d in RESULT_DIRS:
-        files = sorted(p for p in (root/d).rglob('*') if p.is_file() and p.suffix.lower() in RESULT_KINDS) if (root/d).is_dir() else []
-        if files: out += [f'## `{d}/`', '']
-        for p in files:
+        if (root/d).is_dir():
+            for p in sorted(p for p in result_files(root/d) if p.suffix.lower() in RESULT_KINDS):
+                groups.setdefault(p.parent.relative_to(root).as_posix(), []).append(p)
+                dst = site/'results'/p.relative_to(root); dst.parent.mkdir(parents=True, exist_ok=True); shutil.copy2(p, dst)
+    url = lambda p: 'results/' + p.relative_to(root).as_posix()
+    summary = root/RESULT_DIRS[0]/'README.md'                       # a written summary of the results, if there is one
+    if not groups:
+        if summary.is_file(): out += [summary.read_text(encoding='utf-8').strip(), '']
+        return '\n'.join(out + ['No results yet: experiments write them to `data/results/`, benchmarks to `data/bench/`.', ''])
+    out += ['| results | figures | data files | seeds | measured |', '|---|---|---|---|---|']
+    for g, files in groups.items():
+        imgs = sum(p.suffix.lower() in IMAGE_KINDS for p in files)
+        out.append(f"| [`{g}/`](#{slugify(g)}) | {imgs} | {len(files) - imgs} | {' | '.join(_run_facts(files))} |")
+    out += ['', '## Figures', '']
+    for g, files in groups.items():
+        imgs = [p for p in files if p.suffix.lower() in IMAGE_KINDS]
+        if imgs: out += [f'### {g}', ''] + [f'![{p.name}]({url(p)})\n' for p in imgs]
+    if summary.is_file(): out += [summary.read_text(encoding='utf-8').strip(), '']
+    out += ['## Raw data', '', 'Each file folded: click to open it; the link is the whole file.', '']
+    for g, files in groups.items():
+        for p in (p for p in files if p.suffix.lower() == '.json'):
             rel = p.relative_to(root).as_posix()
-            dst = site/'results'/rel
-            dst.parent.mkdir(parents=True, exist_ok=True); shutil.copy2(p, dst)
-            url = 'results/' + rel
-            out += [f'### {p.name}', '', f'[`{rel}`]({url})', '']
-            if p.suffix.lower() == '.json':
-                text = p.read_text(encoding='utf-8', errors='replace')
-                try: text = json.dumps(json.loads(text), indent=1, ensure_ascii=False)
-                except ValueError: pass
-                cut = len(text) > max_chars
-                out += [fence(text[:max_chars] + ('\n...' if cut else ''), 'json'), '']
-                if cut: out += [f'*Cut at {max_chars:,} of {len(text):,} characters: the link above has the whole file.*', '']
-            else: out += [f'![{p.name}]({url})', '']
-            n += 1
-    if not n: out += ['No results yet: experiments write them to `data/results/`, benchmarks to `data/bench/`.', '']
+            text = p.read_text(encoding='utf-8', errors='replace')
+            try: text = json.dumps(json.loads(text), indent=1, ensure_ascii=False)
+            except ValueError: pass
+            cut = len(text) > max_chars
+            body = [f'[`{rel}`]({url(p)})', '', fence(text[:max_chars] + ('\n...' if cut else ''), 'json')]
+            if cut: body += ['', f'*Cut at {max_chars:,} of {len(text):,} characters: the link above has the whole file.*']
+            out += [f'??? note "{rel}"', '', textwrap.indent('\n'.join(body), '    '), '']
     return '\n'.join(out)
 
 

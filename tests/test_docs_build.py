@@ -291,3 +291,30 @@ def test_build_tiny_site(tmp_path):
     assert 'id="tiny"' in page and 'class="arithmatex"' in page and '>4\n' in page, page[-3000:]
     assert (d/'site/search/search_index.json').exists() and (d/'site/assets/katex/katex.min.js').exists()
     assert (d/'site/results.html').exists() and not (d/'site/assets/plotly.min.js').exists()   # no figure, no plotly.js
+
+
+# --- API entries (tools/docs_api.py) ---
+
+def test_api_entries_parameter_tables_defaults_and_source(tmp_path):
+    docs                                                                 # tools/ on the path (tools/docs.py puts it there)
+    import inspect
+    import docs_api
+    from sleeping_llm.core import MemitConfig
+    from sleeping_llm.memit import memit
+    t = docs_api.param_table(memit)
+    assert t.startswith('| Parameter | Type | Default | Details |')
+    assert '| **hp** | <code>MemitConfig &#124; None</code> | <code>None</code> | the edit\'s settings' in t
+    assert '| **layers** |  | <code>None</code> |' in t                     # a None default infers no type
+    c = docs_api.param_table(MemitConfig)
+    assert '<code>[3, 4, 5, 6, 7, 8]</code>' in c and '<factory>' not in c
+    assert 'one of `full`, `diagonal`' in c and 'λ, weight of the covariance C (> 0.0)' in c
+    sig = 'def MemitConfig(\n    target_layers:list[int]=<factory>, lambda_reg:float=100.0\n)'
+    assert docs_api.fix_factories(sig, MemitConfig) == sig.replace('<factory>', '[3, 4, 5, 6, 7, 8]')
+    line = inspect.getsourcelines(memit)[1]
+    assert docs_api.source_target(memit) == f'source/memit.py.html#L-{line}'
+    twin = type(memit)(memit.__code__, {}, 'memit'); twin.__qualname__ = 'memit'   # as the notebook defines it
+    assert docs_api.source_target(twin) == f'source/memit.py.html#L-{line}'
+    assert docs_api.source_target(len) is None
+    lib = tmp_path/'lib'; lib.mkdir(); (lib/'m.py').write_text('x = 1\ndef f(): pass\n'); (lib/'_modidx.py').write_text('d = {}\n')
+    pages = docs_api.source_pages(lib, tmp_path/'site')
+    assert [p.name for p in pages] == ['m.py.html'] and 'id="L-2"' in pages[0].read_text()

@@ -156,6 +156,38 @@ def test_patched_methods_listed_with_parameters(site):
                                                    pytest.fail('TorchLM.upper_prepare is not listed')})
 
 
+def test_api_entries_have_parameter_tables_and_source_in_the_site(site):
+    "Each API entry: a table of its parameters (types, defaults, docments), and a source link that opens in the site."
+    url, ctx, _ = site
+    found = {}
+    def entries(page):
+        tables = page.locator('article table')
+        heads = [tables.nth(i).locator('th').first.inner_text().strip() for i in range(tables.count())]
+        assert 'Parameter' in heads, heads
+        text = page.locator('article').inner_text()
+        assert '<factory>' not in text, 'a dataclass default shown as <factory>'
+        found[page.url] = page.locator('article a.nb-source').first.get_attribute('href')
+    _check_pages(site, {'memit.html': entries, 'core.html': entries, 'editor.html': entries})
+    href = found[url + 'memit.html']
+    assert href and href.startswith('source/memit.py.html#L-'), href
+    page, errors = _open(ctx, url + href)
+    anchor = href.split('#', 1)[1]
+    assert page.locator(f'[id="{anchor}"]').count() == 1, anchor
+    assert 'def memit' in page.inner_text('body') and not errors
+    page.close()
+
+
+def test_results_page_opens_with_a_table_and_a_figure(site):
+    url, ctx, _ = site
+    page, errors = _open(ctx, url + 'results.html')
+    table, img = page.locator('article table').first, page.locator('article img').first
+    assert table.bounding_box()['y'] < img.bounding_box()['y'] < 900, 'a table, then a figure, on the first screen'
+    assert page.evaluate('(img) => img.naturalWidth', img.element_handle()) > 0
+    assert page.locator('article details').count() >= 1, 'raw JSON folded'
+    assert not errors, errors
+    page.close()
+
+
 def test_architecture_page(site):
     "The Architecture page: in the navigation right after Home, the flow diagram, math, and the table of modules."
     url, ctx, _ = site

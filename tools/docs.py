@@ -22,6 +22,8 @@ import argparse, ast, base64, hashlib, html, json, os, posixpath, re, shutil, su
 from pathlib import Path
 from fastcore.xtras import modified_env, working_directory
 from sleeping_llm.core import default_cache
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from docs_api import site_show_doc, source_pages          # the API entries: parameter tables, source pages (tools/docs_api.py)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent     # tools/docs.py lives in the repository's tools/ folder
 
@@ -101,7 +103,7 @@ def process_nb(path: Path, execute: bool = False):
     from nbdev.process import NBProcessor
     nb = read_nb(path)
     if execute: execute_nb(nb, path)
-    with modified_env(IN_TEST='1'): NBProcessor(nb=nb, procs=doc_procs()).process()
+    with modified_env(IN_TEST='1'), site_show_doc(): NBProcessor(nb=nb, procs=doc_procs()).process()
     return nb
 
 
@@ -458,6 +460,7 @@ def build_site(out: str | Path = '_docs', execute: bool = False, nbs: str | Path
                 (docs/page).parent.mkdir(parents=True, exist_ok=True)
                 (docs/page).write_text(md, encoding='utf-8')
                 nav.append(('Home' if page == 'index.md' else title, page))
+            source_pages(root/cfg.lib_path.name, docs)                 # what the API entries' "source" links open
             (docs/'results.md').write_text(results_md(root, docs), encoding='utf-8')
             nav.append(('Results', 'results.md'))
             assets = docs/'assets'; assets.mkdir()

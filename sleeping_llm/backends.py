@@ -276,7 +276,9 @@ def reference_texts(folder: Path | None = None) -> list[str]:
     if not files: raise FileNotFoundError(f"no reference texts (*.txt) in {folder}")
     return [f.read_text() for f in files]
 
-def nll(lm: Backend, texts: str | list[str], window: int = 512, batch: int = 4) -> tuple[float, int]:
+def nll(lm: Backend, texts: str | list[str], window: int = 512, batch: int = 4,
+        progress=None,   # called as progress(batches done, batches) after each batch (a sleep's bar moves with it)
+       ) -> tuple[float, int]:
     "Summed negative log-likelihood and number of predicted tokens over `texts`."
     if isinstance(texts, str): texts = [texts]
     chunks = []
@@ -293,6 +295,7 @@ def nll(lm: Backend, texts: str | list[str], window: int = 512, batch: int = 4) 
         lp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None].to(logits.device))[..., 0]
         m = mask[:, 1:].to(lp.device).bool()
         total -= lp[m].sum().item(); count += int(m.sum())
+        if progress: progress(i // batch + 1, -(-len(chunks) // batch))
     return total, count
 
 def perplexity(lm: Backend, texts: str | list[str] | None = None, **kw) -> float:

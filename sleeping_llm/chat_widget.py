@@ -4,8 +4,9 @@
 
 # %% ../nbs/11_chat_widget.ipynb #7d0527dd
 from __future__ import annotations
-import html
+import html, time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+import anywidget, traitlets
 import ipywidgets as widgets
 from fastcore.basics import patch
 from transformers.generation.streamers import BaseStreamer
@@ -14,7 +15,7 @@ from .sleep import *
 from .wake import *
 
 # %% auto #0
-__all__ = ['COLOURS', 'CSS', 'STEPS', 'ReplyStreamer', 'entry_html', 'transcript_html', 'facts_html', 'ChatPanel']
+__all__ = ['COLOURS', 'CSS', 'STEPS', 'ReplyStreamer', 'entry_html', 'transcript_html', 'facts_html', 'MessageBox', 'ChatPanel']
 
 # %% ../nbs/11_chat_widget.ipynb #99acbe65
 class ReplyStreamer(BaseStreamer):
@@ -46,11 +47,16 @@ def entry_html(e: dict   # {'role': 'user' | 'assistant' | 'notice', 'content': 
     "One transcript entry as HTML."
     if e['role'] == 'user': return f"<div class='sl-bubble sl-user'>{_e(e['content'])}</div>"
     if e['role'] == 'notice': return f"<div class='sl-note'>{_e(e['content'])}</div>"
-    t, tags = e.get('turn'), []
-    if t is not None:
-        new = {b for _, b in t.corrected}
-        tags = ([f"remembered: {f}" for f in t.injected if f not in new] + [f"corrected: {a} ⇒ {b}" for a, b in t.corrected]
-                + [f"already known: {f}" for f in t.known] + [f"[{x}]" for x in t.events])
+    t, w, tags = e.get('turn'), e.get('write'), []
+    done = w if w is not None else t if t is not None and not t.pending else None     # what was written: the turn's, or its write's
+    if done is not None:
+        new = {b for _, b in done.corrected}
+        tags = ([f"remembered: {f}" for f in done.injected if f not in new and f not in getattr(done, 'not_recalled', ())]
+                + [f"corrected: {a} ⇒ {b}" for a, b in done.corrected] + [f"already known: {f}" for f in done.known]
+                + [f"couldn't store: {f} (written, but not recalled)" for f in getattr(done, 'not_recalled', ())]
+                + ([f"couldn't store: {', '.join(map(str, w.facts))} ({w.error})"] if w is not None and w.state == 'failed' else [])
+                + [f"[{x}]" for x in getattr(done, 'events', ()) if isinstance(x, str)] + [f"[{x[0]}]" for x in getattr(done, 'events', ()) if isinstance(x, tuple)])
+    elif t is not None: tags = [f"remembering: {f} …" for f in t.pending]
     body = _e(e['content']) if e['content'] else '…'
     return f"<div class='sl-bubble sl-model'>{body}" + ''.join(f"<div class='sl-tag'>{_e(x)}</div>" for x in tags) + "</div>"
 
@@ -71,6 +77,38 @@ def facts_html(rows: list[dict]   # `ledger.fact_health()` rows
     return f"<table><tr><th>fact</th><th>edit</th><th>health</th><th>last check</th><th>paraphrases</th></tr>{tr}</table>"
 
 # %% ../nbs/11_chat_widget.ipynb #dffde841
+class MessageBox(anywidget.AnyWidget):
+    "A message box: Enter sends (`on_submit(text)`), Shift+Enter is a new line; `value` is the text as typed."
+    _esm = '''
+    function render({ model, el }) {
+      const ta = document.createElement('textarea');
+      ta.className = 'sl-message'; ta.rows = 2; ta.placeholder = model.get('placeholder'); ta.value = model.get('value');
+      ta.style.cssText = 'width: 100%; box-sizing: border-box; resize: vertical; font: inherit; padding: 4px;';
+      ta.setAttribute('data-lm-suppress-shortcuts', 'true');        // JupyterLab: these keys are the box's, not the notebook's
+      ta.addEventListener('input', () => { model.set('value', ta.value); model.save_changes(); });
+      ta.addEventListener('keydown', (e) => {
+        e.stopPropagation();
+        if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+          e.preventDefault(); model.send({ event: 'submit', text: ta.value });
+        }
+      });
+      model.on('change:value', () => { if (ta.value !== model.get('value')) ta.value = model.get('value'); });
+      model.on('change:placeholder', () => { ta.placeholder = model.get('placeholder'); });
+      el.appendChild(ta);
+    }
+    export default { render };
+    '''
+    value = traitlets.Unicode('').tag(sync=True)
+    placeholder = traitlets.Unicode('').tag(sync=True)
+    def __init__(self, **kw):
+        super().__init__(**kw); self._submit = []
+        self.on_msg(lambda _, content, buffers: self.submit(content.get('text', '')) if content.get('event') == 'submit' else None)
+    def on_submit(self, f): "Call `f(text)` when the user presses Enter."; self._submit.append(f)
+    def submit(self, text: str):
+        "What Enter does: the text to every `on_submit` callback."
+        for f in self._submit: f(text)
+
+# %% ../nbs/11_chat_widget.ipynb #629109a7
 STEPS = SleepBar.STEPS
 
 class ChatPanel:
@@ -79,26 +117,29 @@ class ChatPanel:
                  session: Session,         # the conversation the panel shows and drives (its memory, its lock)
                  height: str = '300px'):   # CSS height of the transcript
         self.session, self.height, self.entries, self.on_done, self.jobs, self.running = session, height, [], [], [], None
-        self.last, self.events = {}, []
+        self.last, self.events, self.awaiting = {}, [], 0     # awaiting: this panel's turns whose facts are still being written
         self.pool = ThreadPoolExecutor(1, thread_name_prefix='sleeping-llm-panel')
         self._chained, session.progress = session.progress, self._progress
         W = widgets
         self.transcript = W.HTML(transcript_html([], height))
-        self.text = W.Text(placeholder='Say something, e.g. "My friend Suki plays the cello."', layout=W.Layout(width='70%'))
+        self.text = MessageBox(placeholder='Say something, e.g. "My friend Suki plays the cello." (Enter sends, Shift+Enter: new line)')
+        self.text.on_submit(lambda text: self.say(text))
         self.send = W.Button(description='Send', button_style='primary', icon='paper-plane')
         self.buttons = {k: W.Button(description=k, tooltip=tip) for k, tip in (
             ('Sleep', 'audit every fact, refresh the degraded ones, validate perplexity'),
             ('Nap', 'audit the most recent facts (no weight change)'), ('Status', 'context, memory, sleep pressure'),
             ('Compact', 'summarise the conversation so far into the context'))}
         self.notice, self.step, self.report, self.facts = W.HTML(), W.HTML(), W.HTML(), W.HTML()
-        self.progress = W.IntProgress(value=0, min=0, max=len(STEPS), description='sleep', bar_style='info')
-        for w, c in ((self.transcript, 'sl-transcript'), (self.text, 'sl-input'), (self.send, 'sl-send'), (self.notice, 'sl-notice'),
+        self.progress = W.FloatProgress(value=0, min=0, max=len(STEPS), description='sleep', bar_style='info')
+        box = W.Box([self.text], layout=W.Layout(width='70%'))       # (an anywidget takes no CSS class: its box does)
+        for w, c in ((self.transcript, 'sl-transcript'), (box, 'sl-input'), (self.send, 'sl-send'), (self.notice, 'sl-notice'),
                      (self.report, 'sl-report'), (self.facts, 'sl-facts'), (self.progress, 'sl-progress')): w.add_class(c)
         for k, b in self.buttons.items(): b.add_class(f'sl-{k.lower()}')
         self.send.on_click(lambda _: self.say())
         for k, f in (('Sleep', self.sleep), ('Nap', self.nap), ('Status', self.status), ('Compact', self.compact)):
             self.buttons[k].on_click(lambda _, f=f: f())
-        self.widget = W.VBox([self.transcript, W.HBox([self.text, self.send]), W.HBox(list(self.buttons.values())),
+        session.on_write.append(self._written)                       # a background writer's results come back here
+        self.widget = W.VBox([self.transcript, W.HBox([box, self.send]), W.HBox(list(self.buttons.values())),
                               self.notice, W.HBox([self.progress, self.step]), self.report, W.HTML('<b>What the model remembers</b>'), self.facts])
         self.widget.add_class('sl-chat')
         with session.lock: self.refresh()
@@ -116,8 +157,14 @@ class ChatPanel:
     def busy(self) -> bool: return any(not j.done() for j in self.jobs)
     def wait(self, timeout: float | None = None   # seconds (default: no limit)
             ) -> bool:
-        "Wait for every queued job; True if all are done."
-        return not wait(list(self.jobs), timeout).not_done
+        "Wait for every queued job and every fact still being written; True if all are done."
+        end = None if timeout is None else time.monotonic() + timeout
+        left = lambda: None if end is None else max(0.0, end - time.monotonic())
+        while True:
+            if wait(list(self.jobs), left()).not_done: return False
+            if not self.awaiting and not self.busy: return True
+            if end is not None and time.monotonic() > end: return False
+            time.sleep(0.05)
 
 # %% ../nbs/11_chat_widget.ipynb #9f699bbc
 @patch
@@ -134,13 +181,13 @@ def run(self: ChatPanel,
 @patch
 def _job(self: ChatPanel, kind: str, fn, *args):
     with self.session.lock:
-        self.running = kind; self._note(f"{kind}…")
+        self.running = kind; self._note('thinking…' if kind == 'message' else f"{kind}…")
         try: out = fn(*args)
         except Exception as e:
             self._note(f"error in {kind}: {type(e).__name__}: {e} (nothing was written for it; the panel goes on)", entry=True)
             raise
         finally: self.running = None
-        self._note('')
+        self._note(f"remembering what you said ({self.awaiting} turn{'s' * (self.awaiting != 1)})… you can go on talking" if self.awaiting else '')
         try:
             self.refresh()
             for f in self.on_done: f(kind, out)
@@ -155,7 +202,7 @@ def say(self: ChatPanel,
     "Send `text` (default: the message box). Returns the job, or None for an empty message."
     text = (self.text.value if text is None else text).strip()
     if not text: self._note('Type a message first.'); return None
-    self.text.value = ''
+    self.text.value = ''; self.text.send_state('value')       # cleared in the browser too (it may hold what Enter sent)
     self.entries.append(dict(role='user', content=text)); self._render()
     return self.run('message', self._turn, text)
 
@@ -165,8 +212,19 @@ def _turn(self: ChatPanel, text: str) -> Turn:
     def show(so_far): e['content'] = so_far.strip(); self._render()
     try: t = self.session.turn(text, streamer=ReplyStreamer(self.session.lm.tokenizer, show))
     except Exception: e['content'] = '(no reply: see the notice below)'; self._render(); raise
+    if t.pending: self.awaiting += 1; e['awaiting'] = list(t.pending)
     e['content'], e['turn'] = t.reply, t; self._render(); self.last['turn'] = t
     return t
+
+@patch
+def _written(self: ChatPanel, w):
+    "A background write finished (called in the writer's thread): tag its turn, redraw the facts (as a job, under the lock)."
+    e = next((x for x in reversed(self.entries) if x.get('awaiting') == [str(f) for f in w.facts] and 'write' not in x), None)
+    if e is None: return                                   # not a turn of this panel
+    e['write'] = w; self.last['write'] = w
+    def redraw(): self._render(); return w
+    self.awaiting -= 1
+    self.jobs.append(self.pool.submit(self._job, 'remembering', redraw))
 
 @patch
 def _progress(self: ChatPanel, step: str, info: dict):
@@ -174,12 +232,13 @@ def _progress(self: ChatPanel, step: str, info: dict):
     if step == 'nap': self.step.value = _e(f"nap: auditing {info.get('facts', 0)} recent facts")
     else:
         if step == 'curate': self.progress.value, self.progress.bar_style = 0, 'info'   # the first step
-        if step in STEPS: self.progress.value = STEPS.index(step) + 1
+        if step in STEPS: self.progress.value = STEPS.index(step) + (info['part'] / info['of'] if 'of' in info else 0)
         extra = (f" ({info['refreshing']} to refresh, {info['protecting']} protected)" if 'refreshing' in info else '') + (
+                 f" (perplexity {info['part']}/{info['of']})" if 'of' in info else '') + (
                  f" — {info['note']}" if 'note' in info else '')
         self.step.value = _e(f"sleep: {step}{extra}")
         if step == 'report':
-            rep = info['report']; self.last['sleep'] = rep
+            rep = info['report']; self.last['sleep'] = rep; self.progress.value = self.progress.max
             self._note(f"slept: recall {rep.recall_before:.2f} → {rep.recall_after:.2f}, "
                        + (f"{rep.consolidated} facts consolidated" if rep.consolidated else f"{len(rep.refreshed)} refreshed")
                        + (', rolled back' if rep.rolled_back else ''), entry=True)     # the transcript first, then the report

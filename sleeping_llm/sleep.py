@@ -45,10 +45,14 @@ def _ppl_cache(mem: Memory, key: str, value: float | None = None) -> float | Non
     try: atomic_write(path, json.dumps(dict(list(cache.items())[-64:])), durable=False)
     except OSError: pass
 
-def health_check(mem: Memory) -> float:
+def _parts(progress, step: str):
+    "A perplexity's progress(batches done, batches) as sleep progress events: `step` with part/of."
+    return (lambda i, n: _emit(progress, step, part=i, of=n)) if progress else None
+
+def health_check(mem: Memory, progress=None) -> float:
     "Step 1: reference perplexity now (cached per weight state)."
     key = _ppl_key(mem); ppl = _ppl_cache(mem, key)
-    if ppl is None: ppl = perplexity(mem.lm, sleep_texts(mem)); _ppl_cache(mem, key, ppl)
+    if ppl is None: ppl = perplexity(mem.lm, sleep_texts(mem), progress=_parts(progress, 'health')); _ppl_cache(mem, key, ppl)
     return ppl
 
 # %% ../nbs/08_sleep.ipynb #13d568de
@@ -188,9 +192,9 @@ def apply_tentative(stage: Stage, plan: Plan):
     if plan.refresh is not None: stage.add(plan.refresh, replaces=plan.replaces)
     if plan.prune: stage.prune(plan.prune)
 
-def validate(mem: Memory, ppl_before: float) -> tuple[bool, float]:
+def validate(mem: Memory, ppl_before: float, progress=None) -> tuple[bool, float]:
     "Step 5: perplexity after the plan, and whether it is within bounds."
-    ppl = perplexity(mem.lm, sleep_texts(mem))
+    ppl = perplexity(mem.lm, sleep_texts(mem), progress=_parts(progress, 'validate'))
     return ppl <= ppl_before * (1 + mem.cfg.sleep.max_ppl_increase), ppl
 
 # %% ../nbs/08_sleep.ipynb #631b0cc3
@@ -245,14 +249,14 @@ def sleep(mem: Memory, progress=None) -> SleepReport:
     rep.healthy = sum(r['ok'] for r in au.facts); rep.degraded_edits = list(au.degraded)
     idle = not has_work(mem, au)
     cached = _ppl_cache(mem, _ppl_key(mem))                  # nothing to change: the perplexity is not needed (cached or not)
-    rep.ppl_before = (cached if cached is not None else float('nan')) if idle else step('health', health_check, mem)
+    rep.ppl_before = (cached if cached is not None else float('nan')) if idle else step('health', health_check, mem, progress)
     stage = mem.ledger.stage()
     plan = step('maintain', maintain, mem, au, stage, progress)
     if plan.empty:
         stage.discard(); rep.ppl_after, rep.recall_after = rep.ppl_before, rep.recall_before
         rep.note = 'nothing to do'; mem.awake_since = time.time(); _emit(progress, 'report', report=rep); return rep
     step('apply', apply_tentative, stage, plan)
-    ok, rep.ppl_after = step('validate', validate, mem, rep.ppl_before)
+    ok, rep.ppl_after = step('validate', validate, mem, rep.ppl_before, progress)
     kept = sum(plan.recalled) if plan.recalled is not None else None
     if ok and kept is not None and kept < rep.healthy:
         ok, why = False, f"the consolidated weights recall {kept} facts, fewer than the {rep.healthy} recalled before"
@@ -309,7 +313,9 @@ class SleepBar:
         from tqdm.auto import tqdm
         if step == 'nap': print(f"nap: auditing {info.get('facts', 0)} recent facts", file=self.file, flush=True); return
         if self.bar is None: self.bar = tqdm(total=len(self.STEPS), desc='sleep', file=self.file, leave=True, ncols=80)
-        if step in self.STEPS: self.bar.n = self.STEPS.index(step) + 1
+        if step in self.STEPS: self.bar.n = self.STEPS.index(step) + (info['part'] / info['of'] if 'of' in info else 0)
+        self.bar.refresh()
         self.bar.set_postfix_str(step + (f" ({info['refreshing']} to refresh)" if 'refreshing' in info else
+                                         f" (perplexity {info['part']}/{info['of']})" if 'of' in info else
                                          f" ({info['consolidating']} facts, round {info['round']})" if 'consolidating' in info else ''))
         if step == 'report': self.bar.n = self.bar.total; self.bar.close(); self.bar = None

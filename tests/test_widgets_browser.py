@@ -1,5 +1,7 @@
 """The chat notebook as a user meets it: JupyterLab headless, the notebook opened and run in Chromium, a fact typed
-into the chat panel, Sleep pressed, the report awaited, the key-overlap heatmap drawn and its layer slider moved.
+into the chat panel (Shift+Enter a new line, Enter sends), the reply streamed before the fact is written in the
+background, Sleep pressed (its bar moving during the perplexity check), the report awaited, the key-overlap heatmap
+drawn and its layer slider moved.
 
 The notebook is copied to a temporary folder (Lab autosaves; the repository's copy stays untouched) with a kernel of
 this Python registered in a temporary JUPYTER_PATH (so no kernel needs installing first), one thread per process,
@@ -13,7 +15,7 @@ from test_docs_site import CHROMIUM, CHROMIUM_ARGS
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT/'data'/'results'/'widgets'
 KERNEL = 'sleeping-llm-browser-test'
-FACT = 'Suki plays the cello.'
+FACT, FACT2 = 'Suki plays the cello.', 'Ines lives in Lisbon.'
 
 pytestmark = pytest.mark.slow
 
@@ -106,9 +108,20 @@ def test_chat_notebook_in_the_browser(lab):
             assert 'No facts yet' in _text(page, '.sl-facts')
             page.wait_for_selector('.sl-heatmap .main-svg', timeout=90_000)
 
-            t0 = t()                                                      # a fact, typed and sent
-            page.locator('.sl-input input').fill(FACT)
-            page.locator('button.sl-send').click()
+            box = page.locator('.sl-input textarea')                     # Shift+Enter: a new line, nothing sent
+            box.click(); box.type('Hello'); box.press('Shift+Enter'); box.type('there')
+            assert box.input_value() == 'Hello\nthere' and page.locator('.sl-transcript .sl-user').count() == 0
+            box.fill('')
+            page.evaluate("""() => { window.__replies = []; const t = document.querySelector('.sl-transcript');
+              new MutationObserver(() => { const r = t.querySelector('.sl-model'); if (r) window.__replies.push(r.innerText); })
+                .observe(t, {childList: true, subtree: true, characterData: true}); }""")
+            t0 = t()                                                      # a fact, typed and sent with Enter
+            box.fill(FACT); box.press('Enter')
+            page.wait_for_function("() => document.querySelector('.sl-notice').innerText.includes('thinking')", timeout=60_000)
+            page.wait_for_function("() => document.querySelector('.sl-transcript').innerText.includes('remembering')", timeout=180_000)
+            times['reply_s'] = t() - t0                                   # the reply is there before the fact is written
+            replies = [r.split('remembering')[0].strip() for r in page.evaluate('window.__replies')]
+            assert len({r for r in replies if r and r != '…'}) >= 2, replies   # it streamed: the reply grew in steps
             page.wait_for_function("() => document.querySelector('.sl-facts').innerText.includes('cello')", timeout=180_000)
             page.wait_for_function("() => !document.querySelector('.sl-notice').innerText.trim()", timeout=60_000)
             times['turn_s'] = t() - t0
@@ -118,17 +131,25 @@ def test_chat_notebook_in_the_browser(lab):
             assert replies.count() == 1 and len(replies.first.inner_text().split('remembered:')[0].strip()) > 0
             facts = _text(page, '.sl-facts')
             assert 'Suki plays the → cello' in facts and 'healthy (1/1)' in facts, facts    # the embedded model recalls it
-            assert page.locator('.sl-input input').input_value() == ''
+            assert box.input_value() == ''
+            box.fill(FACT2); box.press('Enter')                           # a second fact: the sleep has two edits to consolidate
+            page.wait_for_function("() => document.querySelector('.sl-facts').innerText.includes('Lisbon')", timeout=180_000)
+            page.wait_for_function("() => !document.querySelector('.sl-notice').innerText.trim()", timeout=60_000)
 
+            page.evaluate("""() => { window.__bar = []; const b = document.querySelector('.sl-progress .progress-bar');
+              new MutationObserver(() => window.__bar.push(parseFloat(b.style.width)))
+                .observe(b, {attributes: true, attributeFilter: ['style']}); }""")
             t0 = t()                                                      # Sleep, and its report
             page.locator('button.sl-sleep').click()
-            page.wait_for_function("() => document.querySelector('.sl-report').innerText.includes('sleep: 1 facts')", timeout=240_000)
+            page.wait_for_function("() => document.querySelector('.sl-report').innerText.includes('sleep: 2 facts')", timeout=240_000)
             times['sleep_s'] = t() - t0
             report = _text(page, '.sl-report')
             assert 'recall 1.000 -> 1.000' in report and 'perplexity' in report, report
             page.wait_for_function("() => document.querySelector('.sl-transcript').innerText.includes('slept: recall 1.00')", timeout=30_000)
             bar = page.locator('.sl-progress .progress-bar-success')                 # the progress display, full
             assert bar.count() == 1 and bar.first.evaluate('e => e.style.width') == '100%'
+            widths = page.evaluate('window.__bar')                        # it moved within a step (the perplexity check)
+            assert any(abs(w / (100 / 9) - round(w / (100 / 9))) > 0.05 for w in widths), widths
 
             # the memory view, redrawn after the sleep: the heatmap has the fact, the slider moves it to another layer
             page.wait_for_function("() => [...document.querySelectorAll('.sl-heatmap .ytick text')].some(e => e.textContent.includes('Suki'))", timeout=60_000)
@@ -152,6 +173,6 @@ def test_chat_notebook_in_the_browser(lab):
         finally:
             browser.close()
     times = {k: round(v, 1) for k, v in times.items()}
-    (OUT/'browser.json').write_text(json.dumps(dict(times, notebook='nbs/11_chat_widget.ipynb', fact=FACT,
+    (OUT/'browser.json').write_text(json.dumps(dict(times, notebook='nbs/11_chat_widget.ipynb', facts=[FACT, FACT2],
                                                      screenshot='chat-workbench.png'), indent=1) + '\n')
     print(f"\nwidgets browser test: {times}")

@@ -122,7 +122,8 @@ class ChatPanel:
         self._chained, session.progress = session.progress, self._progress
         W = widgets
         self.transcript = W.HTML(transcript_html([], height))
-        self.text = MessageBox(placeholder='Say something, e.g. "My friend Suki plays the cello." (Enter sends, Shift+Enter: new line)')
+        self.text = MessageBox(placeholder='Say something, e.g. "My friend Suki plays the cello." (Enter sends, Shift+Enter: new line)',
+                               layout=W.Layout(width='100%'))
         self.text.on_submit(lambda text: self.say(text))
         self.send = W.Button(description='Send', button_style='primary', icon='paper-plane')
         self.buttons = {k: W.Button(description=k, tooltip=tip) for k, tip in (

@@ -14,7 +14,7 @@ CHILD = textwrap.dedent('''
     from sleeping_llm.ledger import Ledger
     from sleeping_llm.memory import Memory
     import sleeping_llm.sleep as S
-    S.perplexity = lambda lm, texts=None: perplexity(lm, 'The river runs to the sea. Bread is baked in an oven.')  # short: quick steps
+    S.perplexity = lambda lm, texts=None, **kw: perplexity(lm, 'The river runs to the sea. Bread is baked in an oven.', **kw)  # short: quick steps
     lm = tiny_lm(); cfg = config_with(lm.cfg, {'memit.v_steps': 2, 'memit.n_prefixes': 0, 'sleep.max_ppl_increase': 100.0})
     cfg = replace(cfg, sleep=replace(cfg.sleep, degraded_threshold=1.01))      # every sleep refreshes everything
     facts, _ = load_facts(); cov = Covariance({l: torch.eye(128) * 0.5 for l in cfg.memit.target_layers})

@@ -318,3 +318,18 @@ def test_api_entries_parameter_tables_defaults_and_source(tmp_path):
     lib = tmp_path/'lib'; lib.mkdir(); (lib/'m.py').write_text('x = 1\ndef f(): pass\n'); (lib/'_modidx.py').write_text('d = {}\n')
     pages = docs_api.source_pages(lib, tmp_path/'site')
     assert [p.name for p in pages] == ['m.py.html'] and 'id="L-2"' in pages[0].read_text()
+
+
+def test_executed_copies_are_used_while_the_notebook_is_unchanged(tmp_path):
+    nbs, store = tmp_path/'nbs', tmp_path/'executed'; nbs.mkdir()
+    cell = lambda t, src: {'cell_type': t, 'metadata': {}, 'source': src, **({'outputs': [], 'execution_count': None} if t == 'code' else {})}
+    nb = {'cells': [cell('markdown', '# Page'), cell('code', 'print(6 * 7)')], 'metadata': {}, 'nbformat': 4, 'nbformat_minor': 5}
+    (nbs/'index.ipynb').write_text(json.dumps(nb))
+    copy = docs.executed_copy(nbs/'index.ipynb', nbs, store)
+    docs.process_nb(nbs/'index.ipynb', execute=True, copy=copy)                  # run: the copy is written
+    assert copy.exists() and '42' in copy.read_text()
+    out = lambda n: ''.join(str(o) for c in n.cells for o in c.get('outputs', []))
+    assert '42' in out(docs.process_nb(nbs/'index.ipynb', copy=copy))          # unchanged: its outputs are used
+    nb['cells'][1]['source'] = 'print(6 * 9)'; (nbs/'index.ipynb').write_text(json.dumps(nb))
+    assert '42' not in out(docs.process_nb(nbs/'index.ipynb', copy=copy))      # changed: the stale copy is not
+    assert docs.executed_copy(nbs/'experiments'/'capacity.ipynb', nbs, store).name == 'experiments__capacity.ipynb'

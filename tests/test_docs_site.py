@@ -177,6 +177,20 @@ def test_api_entries_have_parameter_tables_and_source_in_the_site(site):
     page.close()
 
 
+FIGURE_PAGES = ('covariance.html', 'null_space.html', 'sleep.html', 'memory_viz.html', 'experiments/capacity.html')
+
+
+def test_figure_pages_show_their_figures(site):
+    "The pages whose notebooks draw figures show them (from the executed copies in data/docs/executed/)."
+    def has_figure(page):
+        pngs = page.locator('article img')
+        drawn = [pngs.nth(i).evaluate('e => e.naturalWidth') for i in range(pngs.count())]
+        if page.locator('article .nb-plotly').count():
+            page.wait_for_selector('article .nb-plotly .main-svg', timeout=20_000); drawn.append(1)
+        assert any(w > 0 for w in drawn), f'no figure drawn on {page.url} (refresh its executed copy: python tools/docs.py --execute NAME)'
+    _check_pages(site, {p: has_figure for p in FIGURE_PAGES})
+
+
 def test_results_page_opens_with_a_table_and_a_figure(site):
     url, ctx, _ = site
     page, errors = _open(ctx, url + 'results.html')

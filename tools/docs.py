@@ -97,12 +97,37 @@ def execute_nb(nb, path: Path):
         CaptureShell(path).run_all(nb, exc_stop=True, preproc=skip)
     return nb
 
-def process_nb(path: Path, execute: bool = False):
-    "Read notebook `path` and process it as nbdev does for its docs (optionally executing it first)."
-    from execnb.nbio import read_nb
+# Executing every notebook for every build would take as long as the test suite. So an executed copy is kept per
+# notebook under `data/docs/executed/` (outputs and figures, committed), keyed by a hash of the notebook's cells:
+# `python tools/docs.py --execute` (all) or `--execute NAME ...` (some) runs notebooks and writes their copies, and a
+# normal build uses a notebook's copy while the notebook is unchanged since — a changed notebook shows no outputs until
+# its copy is refreshed (the docs-site test checks that the figure pages have theirs).
+
+EXECUTED = REPO_ROOT/'data'/'docs'/'executed'
+
+def cells_key(nb) -> str:
+    "A hash of a notebook's cells (type and source): what decides whether an executed copy still belongs to it."
+    cells = [(c['cell_type'], c['source'] if isinstance(c['source'], str) else ''.join(c['source'])) for c in nb['cells']]
+    return hashlib.sha256(json.dumps(cells, ensure_ascii=False).encode()).hexdigest()[:16]
+
+def executed_copy(path: Path, nbs: Path, store: Path | None = None) -> Path:
+    "Where the executed copy of notebook `path` is kept (`experiments/capacity.ipynb` -> `experiments__capacity.ipynb`)."
+    return Path(store or EXECUTED)/(Path(path).relative_to(nbs).as_posix().replace('/', '__'))
+
+def process_nb(path: Path, execute: bool = False, copy: Path | None = None):
+    """Read notebook `path` and process it as nbdev does for its docs. `execute`: run it first, and if `copy` is given
+    write the executed notebook there; else, if `copy` holds an executed copy of these very cells, use its outputs."""
+    from execnb.nbio import read_nb, write_nb
     from nbdev.process import NBProcessor
-    nb = read_nb(path)
-    if execute: execute_nb(nb, path)
+    nb = read_nb(path); key = cells_key(nb)
+    if execute:
+        execute_nb(nb, path)
+        if copy is not None:
+            nb.metadata['sleeping_llm_docs'] = {'cells_key': key}
+            Path(copy).parent.mkdir(parents=True, exist_ok=True); write_nb(nb, copy)
+    elif copy is not None and Path(copy).exists():
+        done = read_nb(copy)
+        if done.metadata.get('sleeping_llm_docs', {}).get('cells_key') == key: nb = done
     with modified_env(IN_TEST='1'), site_show_doc(): NBProcessor(nb=nb, procs=doc_procs()).process()
     return nb
 
@@ -430,8 +455,11 @@ def mkdocs_config(nav: list, docs_dir: Path, site_dir: Path, name: str, descript
 # process, so nothing from the notebooks' execution leaks into it) writes the site to `out`. Building the whole site
 # needs the `docs` extra (MkDocs, Material, pymdown, plotly) and npm for KaTeX the first time.
 
-def build_site(out: str | Path = '_docs', execute: bool = False, nbs: str | Path | None = None,
-               root: str | Path | None = None, quiet: bool = True) -> Path:
+def build_site(out: str | Path = '_docs',
+               execute: bool | list = False,        # True: run every notebook; a list of names (stems): those only
+               nbs: str | Path | None = None, root: str | Path | None = None, quiet: bool = True,
+               store: Path | None | bool = None,    # where executed copies live (default EXECUTED; False: none)
+              ) -> Path:
     "Build the docs site from the notebooks into `out`; return the path of its entry page, `out/index.html`."
     from nbdev.config import get_config
     root = Path(root or REPO_ROOT).resolve()
@@ -439,6 +467,7 @@ def build_site(out: str | Path = '_docs', execute: bool = False, nbs: str | Path
     with working_directory(root):
         cfg = get_config()
         nbs = Path(nbs).resolve() if nbs else cfg.nbs_path
+        if store is None: store = EXECUTED if nbs == Path(cfg.nbs_path).resolve() else False   # copies only of the project's notebooks
         notebooks = find_notebooks(nbs)
         if not notebooks: raise FileNotFoundError(f'no notebooks in {nbs}')
         pages = {page_path(p, nbs): p for p in notebooks}
@@ -453,7 +482,9 @@ def build_site(out: str | Path = '_docs', execute: bool = False, nbs: str | Path
                     f = docs/posixpath.dirname(page)/rel
                     f.parent.mkdir(parents=True, exist_ok=True); f.write_bytes(data); files.append(f)
                     return rel
-                try: nb = process_nb(path, execute=execute)
+                run = execute is True or (execute and path.stem in execute)
+                copy = executed_copy(path, nbs, store) if store is not False else None
+                try: nb = process_nb(path, execute=run, copy=copy)
                 except Exception as e: raise RuntimeError(f'{path.name}: {type(e).__name__}: {e}') from e
                 plots = plots or has_plotly(nb)
                 title, md = nb_markdown(nb, page, set(pages), save, base)
@@ -481,12 +512,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog='python tools/docs.py', description='Build the docs site from the notebooks, offline.')
     ap.add_argument('out', nargs='?', help='output folder, relative to the repository (default: _docs)')
     ap.add_argument('--out', dest='out_opt', metavar='DIR', help='the same, as an option')
-    ap.add_argument('--execute', action='store_true', help='run every notebook first so that outputs appear (slow: loads the model)')
+    ap.add_argument('--execute', nargs='*', metavar='NAME', default=None,
+                    help='run the notebooks first (all, or the NAMEs given, e.g. 02_covariance) and keep their executed copies in data/docs/executed/')
     ap.add_argument('--verbose', action='store_true', help="show MkDocs' log")
     a = ap.parse_args(argv)
     if a.out and a.out_opt and a.out != a.out_opt: ap.error(f'two output folders: {a.out} and --out {a.out_opt}')
     t0 = time.perf_counter()
-    index = build_site(a.out or a.out_opt or '_docs', execute=a.execute, quiet=not a.verbose)
+    execute = False if a.execute is None else (a.execute or True)
+    index = build_site(a.out or a.out_opt or '_docs', execute=execute, quiet=not a.verbose)
     print(f'docs: {index} ({time.perf_counter() - t0:.1f} s)')
     return 0
 

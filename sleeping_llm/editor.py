@@ -219,7 +219,7 @@ def evaluate(self: Editor,
             if ppl and self._ppl0 is None: self._ppl0 = perplexity(self.lm, self.ppl_texts)
     per = request_metrics(self.lm, reqs, self._base)
     m = mean_metrics(per)
-    if ppl: m['ppl_drift'] = perplexity(self.lm, self.ppl_texts) / self._ppl0 - 1
+    if ppl: m['ppl_drift'] = (perplexity(self.lm, self.ppl_texts) if self.edits else self._ppl0) / self._ppl0 - 1
     return dict(metrics=m, requests=per)
 
 # %% ../nbs/05a_editor.ipynb #02c6ddd5
@@ -268,14 +268,13 @@ def edit(self: Editor,
         for g in groups:
             solve = 'woodbury' if self.method == 'memit' else wake_solve(self.cov, self.edits, self.hp, {f.subject for f in g}, self.lm)
             e = memit(self.lm, g, self.cov, self.hp, solver=solve)
-            self.stack.apply(e, key=f'edit {len(self.edits)}'); self.edits.append(e); made.append(e)
-    except BaseException:
+            made.append(self.stack.apply(e, key=f'edit {len(self.edits)}')); self.edits.append(e)
+    except BaseException:                                  # take out what this call wrote (exact: rebuilt from the base)
+        for k in made: self.stack.remove(k)
         del self.edits[len(self.edits) - len(made):]
-        self.stack.reset()
-        for i, e in enumerate(self.edits): self.stack.apply(e, key=f'edit {i}')
         raise
     seconds = time.perf_counter() - t0
     post = self.evaluate(reqs) if measure else None
     per = [dict(id=q.id, pre=pre and pre['requests'][i], post=post and post['requests'][i]) for i, q in enumerate(reqs)]
     metrics = {**(post['metrics'] if post else {'n': len(reqs)}), 'pre': pre['metrics'] if pre else {}}
-    return EditResult(metrics, per, made, seconds)
+    return EditResult(metrics, per, self.edits[len(self.edits) - len(made):], seconds)

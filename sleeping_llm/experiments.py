@@ -170,7 +170,8 @@ def plot_series(series: dict[str, list[dict]],  # label -> rows from `aggregate`
         ax.axhline(hline, color='grey', ls=':', lw=1); pf.add_hline(y=hline, line_dash='dot', line_color='grey')
     ys = scale or axis_scale(ally)
     if ys != 'linear': ax.set_yscale(ys, **({'linthresh': 1e-3} if ys == 'symlog' else {}))
-    if axis_scale(allx) == 'log': ax.set_xscale('log')
+    xs_log = axis_scale(allx) == 'log'
+    if xs_log: ax.set_xscale('log')
     whole = bool(allx) and all(float(v).is_integer() for v in allx)
     if whole: ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(xlabel or x); ax.set_ylabel(ylabel or y); ax.set_title(title, fontsize=10); ax.legend(fontsize=8)
@@ -178,7 +179,7 @@ def plot_series(series: dict[str, list[dict]],  # label -> rows from `aggregate`
     pf.update_layout(title=title, xaxis_title=xlabel or x, yaxis_title=ylabel or y, template='plotly_white')
     if ys == 'log': pf.update_yaxes(type='log')              # (Plotly has no symlog: such an axis stays linear there)
     if whole: pf.update_xaxes(tickformat='d')
-    if axis_scale(allx) == 'log': pf.update_xaxes(type='log')
+    if xs_log: pf.update_xaxes(type='log')
     pf.write_html(out/f'{stem}.html', include_plotlyjs='directory')
     return fig
 

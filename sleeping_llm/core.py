@@ -94,7 +94,7 @@ class MemitConfig:
     v_weight_decay: float = opt(0.5, lo=0.0)
     clamp_norm_factor: float = opt(0.75, lo=0.0, lo_open=True)
     v_loss_stop: float = opt(0.1, lo=0.0, doc='stop optimising a subject once each of its facts is below this NLL')
-    v_stop_prob: float = opt(0.0, lo=0.0, hi=1.0, doc='also stop once, in every row, each object token is the greedy choice with at least this probability and a word-ending token follows (0: off)')
+    v_stop_prob: float = opt(0.5, lo=0.0, hi=1.0, doc='also stop once, in every row, each object token is the greedy choice with at least this probability and a word-ending token follows (0: off)')
     preserve_edits: float = opt(10.0, lo=0.0, doc="weight w of earlier edits' keys kept by each new edit (0: plain MEMIT)")
     wake_solver: str = opt('preserving', choices=('preserving', 'alphaedit'), doc="a wake edit's solve: MEMIT's λC with earlier keys held (notebook 03), or AlphaEdit's null-space projection (notebook 05)")
     null_space_energy: float = opt(0.9, lo=0.0, hi=1.0, lo_open=True, doc="alphaedit: share of C's energy whose directions no wake edit may use")

@@ -14,7 +14,7 @@ from .covariance import Covariance
 
 # %% auto #0
 __all__ = ['PREFIX_SEEDS', 'SAID_MAX_COS', 'solve_direct', 'm_inv', 'solve_woodbury', 'subject_last_index', 'key_index',
-           'context_templates', 'key_rows', 'gather_rows', 'ends_word', 'word_end', 'as_anchor', 'compute_targets',
+           'context_templates', 'key_rows', 'gather_rows', 'ends_word', 'word_ends', 'as_anchor', 'compute_targets',
            'Edit', 'EditedWeights', 'check_facts', 'memit', 'said_keys', 'preserving', 'object_nll']
 
 # %% ../nbs/03_memit.ipynb #25ae7741
@@ -108,12 +108,17 @@ def ends_word(tokenizer) -> torch.Tensor:
                                  for i, w in enumerate(words)])
     return _ENDS[k]
 
-def word_end(lm: Backend, text: str, obj: list[int]) -> int:
-    "The token the model finds most likely right after `text` + the object tokens `obj`, among those that end a word."
-    ids = lm.tokenizer(text)['input_ids'] + obj
-    logits = lm.logits(torch.tensor([ids]))[0, -1].float().cpu()
-    mask = ends_word(lm.tokenizer)
-    return int(torch.where(mask[:len(logits)], logits[:len(mask)], -torch.inf).argmax())
+def word_ends(lm: Backend, pairs: list[tuple[str, list[int]]]) -> list[int]:
+    """Per (text, object tokens): the token the model finds most likely right after the text and the object, among those
+    that end a word. One right-padded forward pass for all pairs (padding after a row cannot reach it: causal attention)."""
+    if not pairs: return []
+    seqs = [lm.tokenizer(t)['input_ids'] + list(o) for t, o in pairs]
+    ids, lens = padded(seqs, lm.tokenizer.eos_token_id or 0)
+    mask = (torch.arange(ids.shape[1])[None] < torch.tensor(lens)[:, None]).long()
+    logits = lm.logits(ids, mask)[torch.arange(len(lens)), torch.tensor(lens) - 1].float().cpu()
+    ends = ends_word(lm.tokenizer)
+    n = min(logits.shape[-1], len(ends))
+    return torch.where(ends[:n], logits[:, :n], -torch.inf).argmax(-1).tolist()
 
 # %% ../nbs/03_memit.ipynb #67cd8e48
 def _target_rows(lm: Backend, facts: list[Fact], templates: list[str], position: str, anchors: list[Fact] = ()):
@@ -124,10 +129,12 @@ def _target_rows(lm: Backend, facts: list[Fact], templates: list[str], position:
     seqs, subj, owner, tgt, essence, raw, fact = [], [], [], [], [], [], []
     def add(text, s, g, ids, tg, ess, i):
         seqs.append(ids); subj.append(s); owner.append(g); tgt.append(tg); essence.append(ess); fact.append(i)
-    for i, f in enumerate(list(facts) + list(anchors)):
+    every = list(facts) + list(anchors)
+    objs = [object_ids(lm.tokenizer, f.object) for f in every]
+    ends = word_ends(lm, [(f.text, o) for f, o in zip(every, objs)])
+    for i, (f, obj, end) in enumerate(zip(every, objs, ends)):
         g = subjects.index(f.subject)
-        obj = object_ids(lm.tokenizer, f.object)
-        tg = obj + [word_end(lm, f.text, obj)]           # the object, then a token that ends the word
+        tg = obj + [end]                                 # the object, then a token that ends the word
         for t in templates if i < len(facts) else templates[:1]:
             text = t.format(f.text); ids = lm.tokenizer(text)['input_ids']
             s = key_index(lm.tokenizer, text, ids, f, t, position)

@@ -59,8 +59,8 @@ def _write(mem: Memory, st, facts: list[Fact], anchors: list[Fact], pause=None):
     check = lambda: recall(mem.lm, facts + anchors)      # the wake check: the new facts, and the subject's others
     ok = st.trial(e, check)
     if all(ok): return e, ok, False
-    e2 = memit(mem.lm, facts, mem.cov, dataclasses.replace(hp, v_steps=2 * hp.v_steps, clamp_norm_factor=2 * hp.clamp_norm_factor),
-               solver=solve, anchors=anchors, pause=pause)   # twice the steps and the norm allowed to δ
+    strong = dataclasses.replace(hp, v_steps=2 * hp.v_steps, clamp_norm_factor=2 * hp.clamp_norm_factor, v_stop_prob=0.0)
+    e2 = memit(mem.lm, facts, mem.cov, strong, solver=solve, anchors=anchors, pause=pause)   # twice the steps and the norm allowed to δ, no early stop
     ok2 = st.trial(e2, check)
     return (e2, ok2, True) if sum(ok2) > sum(ok) else (e, ok, True)
 

@@ -49,7 +49,7 @@ def check(folder):
 
 def test_sigkill_during_inject_and_revert(tmp_path):
     rng = random.Random(0); folder = tmp_path/'ledger'
-    added, reverted, unreported, trials = {}, set(), set(), 20
+    added, reverted, unreported, trials = {}, set(), set(), 12
     for t in range(trials):
         p = subprocess.Popen([sys.executable, '-c', CHILD, str(folder), str(t)], stdout=subprocess.PIPE, text=True)
         assert p.stdout.readline().strip() == 'READY'

@@ -113,6 +113,7 @@ class SleepConfig:
     constraint: str = opt('hard', choices=('hard', 'soft'), doc='healthy keys in a refresh: exact ΔW k = 0, or soft zero-target rows')
     mode: str = opt('consolidate', choices=('consolidate', 'refresh'), doc='consolidate: every fact re-solved jointly from the base weights (notebook 07a); refresh: only the degraded, healthy keys pinned')
     consolidation_rounds: int = opt(2, lo=0, hi=10, doc='repeats of the joint solve for subjects it left unrecalled')
+    keep_superseded: int = opt(1, lo=0, doc="generations of superseded edits whose tensor files a sleep keeps, newest first; older ones are freed (`Ledger.compact`), their rows kept")
 
 @dataclass
 class HealthConfig:

@@ -92,6 +92,23 @@ def reset_ledger(folder: Path | str,   # the ledger's folder
     return to
 
 # %% ../nbs/06a_integrity.ipynb #c7794e9f
+@patch
+def compact(self: Ledger,
+            keep: int = 1,   # superseded generations (newest first) whose files are kept
+           ) -> dict:
+    "Free the tensor files of edits superseded ('refreshed') more than `keep` replacements ago; their rows stay. What was freed: {'edits', 'bytes'}."
+    if keep < 0: raise ValueError(f"keep must be >= 0, got {keep}")
+    with self._writing('compact it'):
+        rows = _rows(self.db, "SELECT id, file, nbytes, updated FROM edits WHERE status='refreshed' AND file != '' ORDER BY id")
+        kept = sorted({r['updated'] for r in rows}, reverse=True)[:keep]
+        old = [r for r in rows if r['updated'] not in kept]
+        for r in old:
+            if TENSOR_NAME.fullmatch(r['file']): (self.tensors/r['file']).unlink(missing_ok=True)   # only the ledger's own names
+        if old:
+            with self.tx('compact it') as c: c.executemany("UPDATE edits SET file='', sha256='', nbytes=0 WHERE id=?", [(r['id'],) for r in old])
+    return dict(edits=len(old), bytes=sum(r['nbytes'] for r in old))
+
+# %% ../nbs/06a_integrity.ipynb #76406e05
 TABLES = ('meta', 'edits', 'facts', 'recall')
 MAX_EDIT_NORM = 1.0   # an imported edit may change its layer by at most this fraction of the layer's Frobenius norm
 
@@ -109,6 +126,7 @@ def export(self: Ledger, out: Path | str) -> Path:
     d = {t: _rows(self.db, f'SELECT * FROM {t} ORDER BY rowid') for t in TABLES}
     (out/'tensors').mkdir(parents=True, exist_ok=True); gone = set()
     for r in d['edits']:
+        if not r['file']: continue                                     # a compacted edit: its rows only
         try: read_edit_tensors(self.tensors/r['file'], r['sha256'])
         except TensorFileError: gone.add(r['id']); continue          # a retired edit's damaged file: left out with its rows
         shutil.copy2(self.tensors/r['file'], out/'tensors'/r['file'])
@@ -192,8 +210,9 @@ def _validated(src: Path, lm: Backend) -> tuple[dict, dict, list]:
         for k in ('created', 'updated'): _value(f"{w} {k}", r[k], 'num')
         _value(f"{w} parent", r.get('parent'), 'int', optional=True); _value(f"{w} stats", r.get('stats'), 'str', optional=True)
         if r['status'] not in STATUSES: _bad(w, f"has status {str(r['status'])[:20]!r}, not one of {STATUSES}")
-        if not (isinstance(r['sha256'], str) and re.fullmatch(r'[0-9a-f]{64}', r['sha256'])): _bad(w, 'has no SHA-256 checksum')
         _value(f"{w} layers", r['layers'], 'json-list')
+        if r['file'] == '' and r['sha256'] == '' and r['status'] == 'refreshed': continue   # compacted: rows, no file
+        if not (isinstance(r['sha256'], str) and re.fullmatch(r'[0-9a-f]{64}', r['sha256'])): _bad(w, 'has no SHA-256 checksum')
         if r['file'] in blobs: _bad(w, f"shares its file with another edit")
         blobs[r['file']] = _edit_tensors(src, r, weights)
     edits = {r['id']: r for r in d['edits']}

@@ -62,6 +62,7 @@ def edit_tensors(e: Edit) -> dict:
 
 def read_edit_tensors(path: Path, sha256: str) -> dict:
     "The tensors of an edit file, after checking its SHA-256 against the ledger's."
+    if not sha256: raise TensorFileError(f"the tensors of this edit were freed by compaction (it had been superseded; its rows remain): {path}", 'compacted')
     try: data = Path(path).read_bytes()
     except FileNotFoundError: raise TensorFileError(f"tensor file {path} is missing", 'missing') from None
     if hashlib.sha256(data).hexdigest() != sha256: raise TensorFileError(f"tensor file {path} is corrupted (checksum mismatch)", 'checksum')
@@ -310,8 +311,8 @@ def close(self: Ledger):
 
 @patch
 def tensor_files(self: Ledger) -> set[str]:
-    "Names of the tensor files the ledger's rows point at (every edit, whatever its status)."
-    return {r['file'] for r in _rows(self.db, 'SELECT file FROM edits')}
+    "Names of the tensor files the ledger's rows point at (every edit, whatever its status, but compacted ones)."
+    return {r['file'] for r in _rows(self.db, "SELECT file FROM edits WHERE file != ''")}
 
 @patch
 def edit_rows(self: Ledger, status=None) -> list[dict]:

@@ -207,6 +207,7 @@ class SleepReport:
     refreshed: list = field(default_factory=list)
     consolidated: int = 0           # facts solved jointly into one edit
     replaced: int = 0               # edits that edit replaced
+    freed: int = 0                  # bytes of superseded edits' files freed after the commit (`Ledger.compact`)
     pruned: list = field(default_factory=list)
     recall_before: float = float('nan')
     recall_after: float = float('nan')
@@ -221,7 +222,7 @@ class SleepReport:
         lines = [f"sleep: {self.facts} facts, {self.healthy} healthy, {len(self.degraded_edits)} degraded edits",
                  f"  recall {self.recall_before:.3f} -> {self.recall_after:.3f}   perplexity " + (f"{self.ppl_before:.3f} -> {self.ppl_after:.3f}"
                  if self.ppl_before == self.ppl_before else "not measured (nothing to change)"),
-                 f"  consolidated {self.consolidated} facts into one edit (it replaced {self.replaced})" if self.consolidated else
+                 f"  consolidated {self.consolidated} facts into one edit (it replaced {self.replaced})" + (f"; freed {self.freed / 1e6:.1f} MB of superseded edits" if self.freed else '') if self.consolidated else
                  f"  refreshed {len(self.refreshed)}: {', '.join(self.refreshed[:8])}{' …' if len(self.refreshed) > 8 else ''}"]
         if self.pruned: lines.append(f"  pruned (restorable) {len(self.pruned)}: {', '.join(self.pruned)}")
         if self.rolled_back: lines.append(f"  ROLLED BACK: {self.note}")
@@ -269,6 +270,7 @@ def sleep(mem: Memory, progress=None) -> SleepReport:
         rep.note = f"{why}: restored the pre-sleep weights and ledger"
     else:
         step('commit', stage.commit); _ppl_cache(mem, _ppl_key(mem), rep.ppl_after)   # the new state's perplexity, measured
+        rep.freed = mem.ledger.compact(mem.cfg.sleep.keep_superseded)['bytes']          # superseded generations beyond the kept ones
         if plan.recalled is not None: rep.consolidated, rep.replaced = len(plan.refresh.facts), len(plan.replaces)
         else: rep.refreshed = [str(f) for f in (plan.refresh.facts if plan.refresh else [])]
         after = step('audit_after', audit, mem, None, 'sleep-after', False)

@@ -19,7 +19,8 @@ from .torch_backend import cpu_flags, bf16_is_fast
 
 # %% auto #0
 __all__ = ['BACKEND_VARIANTS', 'CHAT_SCRIPT', 'bench_edit', 'one_per_subject', 'run_single', 'run_sequential', 'run_batch',
-           'run_overload', 'run_sleep', 'run_protect', 'bench_backends', 'bench_chat', 'run_rare', 'save', 'main']
+           'run_overload', 'run_sleep', 'run_protect', 'bench_backends', 'bench_chat', 'run_rare', 'run_ledger_scale',
+           'save', 'main']
 
 # %% ../nbs/14_bench.ipynb #f32ac665
 def bench_edit(lm: Backend,                 # the model
@@ -285,6 +286,42 @@ def run_rare(cfg: Config,                  # the settings
                 retried=sum(r['retried'] for r in rows), write_median_s=statistics.median(secs), write_max_s=max(secs), rows=rows)
 
 # %% ../nbs/14_bench.ipynb #421709af
+def run_ledger_scale(lm: Backend,            # the model (its shapes; its weights are back as they were after)
+                     n: int = 1000,          # facts
+                     sleep_every: int = 25,  # consolidated: a sleep (one joint edit, then compaction) after every this many facts
+                     checks: int = 10,       # recall checks recorded per fact
+                     seed: int = 0,
+                    ) -> dict:
+    "Bytes per fact and the time to open a ledger of `n` facts, consolidated (as sleeps leave it) and stacked (one edit per fact)."
+    from sleeping_llm.ledger import Ledger
+    import sleeping_llm.integrity                 # noqa: F401  (Ledger.compact)
+    from sleeping_llm.experiments import invent_facts
+    facts, layers, g = invent_facts(n, seed), lm.cfg.memit.target_layers, torch.Generator().manual_seed(seed)
+    d, dff = lm.read_down(layers[0]).shape
+    def edit(fs):
+        r = lambda *shape: torch.randn(*shape, generator=g) * 1e-4
+        return Edit(list(fs), {l: r(d, len(fs)) for l in layers}, {l: r(dff, len(fs)) for l in layers}, {l: r(len(fs), dff) for l in layers},
+                    {}, targets=r(len(fs), d))
+    out = {}
+    for shape in ('consolidated', 'stacked'):
+        folder = Path(tempfile.mkdtemp())/'ledger'; led = Ledger(folder, lm); t0 = time.perf_counter()
+        if shape == 'stacked': led.commit(add=[(edit([f]), []) for f in facts])
+        else:
+            for k in range(sleep_every, n + sleep_every, sleep_every):
+                led.commit(add=[(edit(facts[:min(k, n)]), led.applied())]); led.compact(keep=1)
+        write_s = time.perf_counter() - t0
+        ids = [r['id'] for r in led.facts()]
+        for c in range(checks): led.record([(i, 'raw', True, ' x') for i in ids], f'check-{c}')
+        led.close(); t0 = time.perf_counter()
+        led = Ledger(folder, lm); open_s = time.perf_counter() - t0; t0 = time.perf_counter()
+        listed = len(led.facts()); led.fact_health(); list_s = time.perf_counter() - t0
+        nbytes = sum(p.stat().st_size for p in folder.rglob('*') if p.is_file())
+        out[shape] = dict(n_facts=listed, applied_edits=len(led.applied()), edit_rows=len(led.edit_rows()), write_s=write_s,
+                          open_s=open_s, facts_and_health_s=list_s, bytes=nbytes, bytes_per_fact=nbytes / n)
+        led.close()
+    return dict(n=n, sleep_every=sleep_every, checks=checks, **out)
+
+# %% ../nbs/14_bench.ipynb #94bccf23
 def save(name: str, result: dict, cfg: Config, fingerprint: str = '') -> Path:
     "Write `data/bench/NAME.json` atomically: the result with the model, the machine and the MEMIT settings."
     return atomic_write(DATA/'bench'/f'{name}.json',
@@ -293,7 +330,7 @@ def save(name: str, result: dict, cfg: Config, fingerprint: str = '') -> Path:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog='python -m sleeping_llm.bench')
-    ap.add_argument('what', choices=['edit', 'single', 'sequential', 'batch', 'overload', 'protect', 'sleep', 'backends', 'chat', 'rare'])
+    ap.add_argument('what', choices=['edit', 'single', 'sequential', 'batch', 'overload', 'protect', 'sleep', 'backends', 'chat', 'rare', 'ledger'])
     ap.add_argument('--seeds', type=int, nargs='+', default=[0], help='rare: the orders of teaching')
     ap.add_argument('-n', type=int, default=None, help='number of facts')
     ap.add_argument('--config', default='default')
@@ -306,6 +343,9 @@ def main(argv=None):
     if a.what == 'chat':
         cfg = load_config(a.config); r = bench_chat(cfg); p = save('chat' + (f'-{a.tag}' if a.tag else ''), r, cfg)
         print(json.dumps({k: v for k, v in r.items() if k not in ('turns', 'writes', 'ledger')}, indent=1, default=float)); print(f"wrote {p}"); return
+    if a.what == 'ledger':                      # a 1,000-fact ledger: bytes per fact, time to open
+        cfg = load_config(a.config); r = run_ledger_scale(load_model(cfg), a.n or 1000); p = save('ledger', r, cfg)
+        print(json.dumps(r, indent=1, default=float)); print(f"wrote {p}"); return
     if a.what == 'rare':                        # one seed at a time, saved after each (resumable: a seed done is kept)
         cfg = load_config(a.config); rare, _ = load_facts(DATA/'facts'/'rare.json'); path = DATA/'bench'/f"rare{'-' + a.tag if a.tag else ''}.json"
         done = {r['seed']: r for r in json.loads(path.read_text())['seeds']} if path.exists() else {}

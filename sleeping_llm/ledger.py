@@ -293,7 +293,8 @@ def prune(self: Ledger, i: int):
     self.commit(status={i: 'pruned'})
 @patch
 def restore(self: Ledger, i: int):
-    "Apply a pruned or reverted edit `i` again."
+    "Apply a pruned or reverted edit `i` again (not a superseded one: a later edit holds its facts, and it may be compacted)."
+    if (s := (self.db.execute('SELECT status FROM edits WHERE id=?', (i,)).fetchone() or ('not in the ledger',))[0]) not in ('pruned', 'reverted'): raise LedgerError(f"edit {i} is {s}: only a pruned or reverted edit can be restored")
     self.commit(status={i: 'active'})
 @patch
 def rescale(self: Ledger, i: int, s: float):
@@ -317,9 +318,8 @@ def tensor_files(self: Ledger) -> set[str]:
 @patch
 def edit_rows(self: Ledger, status=None) -> list[dict]:
     "The edits' rows (id, status, scale, created, …), oldest first; only those with one of `status` if given."
-    if status is None: return _rows(self.db, 'SELECT id, status, scale, layers, parent, created, updated FROM edits ORDER BY id')
-    q = ','.join('?' * len(status))
-    return _rows(self.db, f'SELECT id, status, scale, layers, parent, created, updated FROM edits WHERE status IN ({q}) ORDER BY id', tuple(status))
+    q = ','.join('?' * len(status := tuple(status or STATUSES)))
+    return _rows(self.db, f'SELECT id, status, scale, layers, parent, created, updated FROM edits WHERE status IN ({q}) ORDER BY id', status)
 
 # %% ../nbs/06_ledger.ipynb #ae25d73a
 class Stage:

@@ -270,7 +270,8 @@ def sleep(mem: Memory, progress=None) -> SleepReport:
         rep.note = f"{why}: restored the pre-sleep weights and ledger"
     else:
         step('commit', stage.commit); _ppl_cache(mem, _ppl_key(mem), rep.ppl_after)   # the new state's perplexity, measured
-        rep.freed = mem.ledger.compact(mem.cfg.sleep.keep_superseded)['bytes']          # superseded generations beyond the kept ones
+        try: rep.freed = mem.ledger.compact(mem.cfg.sleep.keep_superseded)['bytes']     # superseded generations beyond the kept ones
+        except (LedgerError, OSError) as e: rep.note = f"committed; superseded edits not compacted ({e})"   # the sleep stands; the next one retries
         if plan.recalled is not None: rep.consolidated, rep.replaced = len(plan.refresh.facts), len(plan.replaces)
         else: rep.refreshed = [str(f) for f in (plan.refresh.facts if plan.refresh else [])]
         after = step('audit_after', audit, mem, None, 'sleep-after', False)

@@ -50,7 +50,10 @@ def test_sigkill_during_sleep(tmp_path):
         assert len(applied) in (1, 6), applied
         lm2 = tiny_lm(); Ledger(folder, lm2)
         for l in lm.cfg.memit.target_layers: assert torch.equal(lm.read_down(l), lm2.read_down(l))
-        names = {q.name for q in (folder/'tensors').iterdir()}
-        assert names == led.tensor_files() and led.lost() == []
+        names, named = {q.name for q in (folder/'tensors').iterdir()}, led.tensor_files()
+        superseded = {r[0] for r in led.db.execute("SELECT file FROM edits WHERE status='refreshed'")}
+        # no orphan file, no applied edit without its file; a kill inside a compaction (after a committed sleep) may
+        # leave superseded rows naming files already deleted, which the next compaction marks
+        assert names <= named and named - names <= superseded and led.lost() == [], (names, named)
         led.close()
     assert {'audit', 'maintain', 'validate', 'commit'} <= steps_seen, steps_seen

@@ -101,17 +101,15 @@ def compact(self: Ledger,
     with self._writing('compact it'):
         rows = _rows(self.db, "SELECT id, file, nbytes, updated FROM edits WHERE status='refreshed' AND file != '' ORDER BY id")
         kept = sorted({r['updated'] for r in rows}, reverse=True)[:keep]
-        old = [r for r in rows if r['updated'] not in kept]
         gone = []
-        for r in old:
+        for r in (r for r in rows if r['updated'] not in kept):
             try:
                 if TENSOR_NAME.fullmatch(r['file']): (self.tensors/r['file']).unlink(missing_ok=True)   # only the ledger's own names
                 gone.append(r)
             except OSError: pass                     # a file that cannot be deleted now: its row keeps naming it, for next time
-        old = gone
-        if old:
-            with self.tx('compact it') as c: c.executemany("UPDATE edits SET file='', sha256='', nbytes=0 WHERE id=?", [(r['id'],) for r in old])
-    return dict(edits=len(old), bytes=sum(r['nbytes'] for r in old))
+        if gone:
+            with self.tx('compact it') as c: c.executemany("UPDATE edits SET file='', sha256='', nbytes=0 WHERE id=?", [(r['id'],) for r in gone])
+    return dict(edits=len(gone), bytes=sum(r['nbytes'] for r in gone))
 
 # %% ../nbs/06a_integrity.ipynb #76406e05
 TABLES = ('meta', 'edits', 'facts', 'recall')

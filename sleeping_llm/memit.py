@@ -108,17 +108,17 @@ def ends_word(tokenizer) -> torch.Tensor:
                                  for i, w in enumerate(words)])
     return _ENDS[k]
 
-def word_ends(lm: Backend, pairs: list[tuple[str, list[int]]], batch: int = 32) -> list[int]:
+def word_ends(lm: Backend, pairs: list[tuple[str, list[int]]]) -> list[int]:
     """Per (text, object tokens): the token the model finds most likely right after the text and the object, among those
-    that end a word. One right-padded forward pass for all pairs (padding after a row cannot reach it: causal attention)."""
-    ends, out = ends_word(lm.tokenizer), []
-    for c in range(0, len(pairs), batch):            # logits are rows × positions × vocabulary: a few rows at a time
-        ids, lens = padded([lm.tokenizer(t)['input_ids'] + list(o) for t, o in pairs[c:c + batch]], lm.tokenizer.eos_token_id or 0)
-        mask = (torch.arange(ids.shape[1])[None] < torch.tensor(lens)[:, None]).long()
-        logits = lm.logits(ids, mask)[torch.arange(len(lens)), torch.tensor(lens) - 1].float().cpu()
-        n = min(logits.shape[-1], len(ends))
-        out += torch.where(ends[:n], logits[:, :n], -torch.inf).argmax(-1).tolist()
-    return out
+    that end a word. One right-padded pass for all pairs (padding after a row cannot reach it: causal attention), the
+    LM head only at each row's last token."""
+    if not pairs: return []
+    ids, lens = padded([lm.tokenizer(t)['input_ids'] + list(o) for t, o in pairs], lm.tokenizer.eos_token_id or 0)
+    with torch.no_grad():
+        h, _ = lm.run_layers(lm.embed(ids), 0, lm.n_layers)
+        logits = lm.logits_of(h[torch.arange(len(lens)), torch.tensor(lens) - 1]).float().cpu()
+    ends = ends_word(lm.tokenizer); n = min(logits.shape[-1], len(ends))
+    return torch.where(ends[:n], logits[:, :n], -torch.inf).argmax(-1).tolist()
 
 # %% ../nbs/03_memit.ipynb #67cd8e48
 def _target_rows(lm: Backend, facts: list[Fact], templates: list[str], position: str, anchors: list[Fact] = ()):

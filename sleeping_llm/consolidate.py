@@ -4,7 +4,7 @@
 
 # %% ../nbs/07a_consolidate.ipynb #d479db66
 from __future__ import annotations
-import torch
+import dataclasses, torch
 from .core import *
 from .backends import *
 from .memit import *
@@ -15,7 +15,7 @@ from .integrity import live, trial    # Stage.live, Stage.trial
 from .memory import Memory
 
 # %% auto #0
-__all__ = ['layer_outputs', 'consolidation_targets', 'consolidate']
+__all__ = ['layer_outputs', 'consolidation_targets', 'consolidation_lambda', 'consolidate']
 
 # %% ../nbs/07a_consolidate.ipynb #075de7e7
 def layer_outputs(lm: Backend, facts: list[Fact], L: int, batch: int = 64) -> torch.Tensor:
@@ -57,9 +57,13 @@ def consolidation_targets(mem: Memory,       # the memory
     return facts, torch.stack(T) if T else torch.zeros(0), used
 
 # %% ../nbs/07a_consolidate.ipynb #dcb908d9
+def consolidation_lambda(cfg: Config, n: int) -> float:
+    "λ of a joint solve of `n` facts: max(memit.lambda_reg, sleep.lambda_per_fact × n) (see above)."
+    return max(cfg.memit.lambda_reg, cfg.sleep.lambda_per_fact * n)
+
 def _solver(mem: Memory, n: int):
-    s, m = mem.cfg.sleep, mem.cfg.memit
-    if s.null_space_energy > 0: return NullSpaceSolver(mem.cov, m.lambda_reg, None, s.null_space_energy)
+    s, lam = mem.cfg.sleep, consolidation_lambda(mem.cfg, n)
+    if s.null_space_energy > 0: return NullSpaceSolver(mem.cov, lam, None, s.null_space_energy)
     return 'direct' if n > mem.lm.d_ff else 'woodbury'
 
 def consolidate(mem: Memory,         # the memory (its edits applied)
@@ -74,9 +78,10 @@ def consolidate(mem: Memory,         # the memory (its edits applied)
     at, redo = {fact_key(f): i for i, f in enumerate(facts)}, set()
     for k in range(rounds + 1):
         if progress: progress('maintain', dict(consolidating=len(facts), round=k + 1))
-        e = memit(mem.lm, facts, mem.cov, m, solver=_solver(mem, len(facts)), targets=T)
+        e = memit(mem.lm, facts, mem.cov, dataclasses.replace(m, lambda_reg=consolidation_lambda(mem.cfg, len(facts))),
+                  solver=_solver(mem, len(facts)), targets=T)
         def check():                                              # on the candidate's weights
-            ok = recall(mem.lm, facts)
+            ok = recall(mem.lm, facts, quick=True)
             lost = {f.subject for f, o in zip(facts, ok) if not o} - redo   # a subject already re-optimised: not again
             if k == rounds or not lost: return ok, None
             again = [dict(r, ok=False) for r in rows if r['fact'].subject in lost]

@@ -94,7 +94,7 @@ def audit(mem: Memory,
     if out is not None: return Audit(out, {r['edit_id']: 1.0 for r in out}, [])
     facts = [r['fact'] for r in rows]
     comps = complete(mem.lm, [f.text for f in facts], object_budget(mem.lm.tokenizer, [f.object for f in facts])) if facts else []
-    para = recall(mem.lm, facts, paraphrases=True) if paraphrases else []
+    para = recall(mem.lm, facts, paraphrases=True, quick=True) if paraphrases else []
     out, i, hist = [], 0, []
     for r, f, c in zip(rows, facts, comps):
         ok = begins_with(c, f.object); k = len(f.paraphrases)

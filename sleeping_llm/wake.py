@@ -56,7 +56,7 @@ def _write(mem: Memory, st, facts: list[Fact], anchors: list[Fact], pause=None):
     hp, subjects = mem.cfg.memit, {f.subject for f in facts}   # other subjects' keys stay where they are
     solve = wake_solve(mem.cov, st.live(), hp, subjects, mem.lm)
     e = memit(mem.lm, facts, mem.cov, hp, solver=solve, anchors=anchors, pause=pause)
-    check = lambda: recall(mem.lm, facts + anchors)      # the wake check: the new facts, and the subject's others
+    check = lambda: recall(mem.lm, facts + anchors, quick=True)   # the wake check: the new facts, and the subject's others
     ok = st.trial(e, check)
     if all(ok): return e, ok, False
     strong = dataclasses.replace(hp, v_steps=2 * hp.v_steps, clamp_norm_factor=2 * hp.clamp_norm_factor, v_stop_prob=0.0)
@@ -85,7 +85,7 @@ def inject(mem: Memory, facts: list[Fact], source: dict | None = None, pause=Non
             e, ok, again = _write(mem, st, part, [a for a in anchors if as_anchor(a, {f.subject for f in part})], pause)
             plan['retried'] |= again
             st.add(e, replaces=plan['replaces'] if k == 0 else (), source=source)
-        if len(parts) > 1: ok = recall(mem.lm, todo + anchors)   # every fact, on the weights with all the parts
+        if len(parts) > 1: ok = recall(mem.lm, todo + anchors, quick=True)   # every fact, on the weights with all the parts
     plan['edit_id'] = st.ids[0]
     ids = {fact_key(r['fact']): r['id'] for r in mem.ledger.facts()}
     mem.ledger.record([(ids[fact_key(f)], 'raw', o, '') for f, o in zip(todo + anchors, ok)], 'wake')   # for sleep pressure

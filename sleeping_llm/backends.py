@@ -254,19 +254,22 @@ def whole_sentences(text: str) -> str:
 
 # %% ../nbs/01_backends.ipynb #962c1f8f
 class NgramGuard:
-    "The next tokens that would repeat an `n`-gram of the reply so far or of the `avoid` sequences (earlier replies)."
-    def __init__(self, n: int, avoid=()):
+    "The next tokens that would repeat an `n`-gram of the reply so far or of the `avoid` sequences (earlier replies), or open the reply as one of them did."
+    def __init__(self, n: int, avoid=(), opening: int = 3):
         if n < 2: raise ValueError(f"no_repeat_ngram_size must be at least 2, not {n}")
-        self.n, self.seen = n, {}
-        for ids in avoid: self._add(list(ids), self.seen)
+        self.n, self.seen, self.starts = n, {}, {}
+        for ids in avoid:
+            self._add(list(ids), self.seen)
+            if opening and len(ids) >= opening: self.starts.setdefault(tuple(ids[:opening - 1]), set()).add(ids[opening - 1])
     def _add(self, ids: list, table: dict) -> dict:
         for i in range(len(ids) - self.n + 1): table.setdefault(tuple(ids[i:i + self.n - 1]), set()).add(ids[i + self.n - 1])
         return table
     def banned(self, new: list) -> set:
         "Tokens not allowed after `new` (the reply's token ids so far)."
-        if len(new) < self.n - 1: return set()
+        start = self.starts.get(tuple(new), set())
+        if len(new) < self.n - 1: return set(start)
         key = tuple(new[len(new) - self.n + 1:])
-        return self.seen.get(key, set()) | self._add(new, {}).get(key, set())
+        return self.seen.get(key, set()) | self._add(new, {}).get(key, set()) | start
 
 # %% ../nbs/01_backends.ipynb #ea5549dc
 def reference_texts(folder: Path | None = None) -> list[str]:

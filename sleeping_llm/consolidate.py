@@ -10,12 +10,13 @@ from .backends import *
 from .memit import *
 from .evaluate import recall
 from .null_space import NullSpaceSolver
+from .covariance import Covariance
 from .ledger import Stage
 from .integrity import live, trial    # Stage.live, Stage.trial
 from .memory import Memory
 
 # %% auto #0
-__all__ = ['layer_outputs', 'consolidation_targets', 'consolidation_lambda', 'consolidate']
+__all__ = ['layer_outputs', 'consolidation_targets', 'consolidation_lambda', 'weighted', 'consolidate']
 
 # %% ../nbs/07a_consolidate.ipynb #075de7e7
 def layer_outputs(lm: Backend, facts: list[Fact], L: int, batch: int = 64) -> torch.Tensor:
@@ -61,6 +62,17 @@ def consolidation_lambda(cfg: Config, n: int) -> float:
     "λ of a joint solve of `n` facts: max(memit.lambda_reg, sleep.lambda_per_fact × n) (see above)."
     return max(cfg.memit.lambda_reg, cfg.sleep.lambda_per_fact * n)
 
+def weighted(solver,                # a `memit` solver: 'woodbury', 'direct' or f(layer, K) -> A
+             w: torch.Tensor,       # one weight per fact (the first len(w) columns of K; others weigh 1)
+             cov: Covariance, lam: float):
+    "The solver of the weighted objective above: A = (λC + KWKᵀ)⁻¹KW, from `solver`'s answer for the columns K W^½."
+    if bool((w == 1).all()): return solver
+    def solve(l: int, K: torch.Tensor) -> torch.Tensor:
+        s = torch.ones(K.shape[1], dtype=K.dtype); s[:len(w)] = w.sqrt().to(K.dtype)
+        A = solver(l, K * s) if callable(solver) else solve_woodbury(cov.chol(l), K * s, lam) if solver == 'woodbury' else solve_direct(cov[l], K * s, lam)
+        return A * s.to(A.dtype)
+    return solve
+
 def _solver(mem: Memory, n: int):
     s, lam = mem.cfg.sleep, consolidation_lambda(mem.cfg, n)
     if s.null_space_energy > 0: return NullSpaceSolver(mem.cov, lam, None, s.null_space_energy)
@@ -75,21 +87,23 @@ def consolidate(mem: Memory,         # the memory (its edits applied)
     m, rounds = mem.cfg.memit, mem.cfg.sleep.consolidation_rounds
     facts, T, used = consolidation_targets(mem, rows, stage)      # on the weights as they are
     stage.take_out(mem.ledger.applied())                          # now the base weights
-    at, redo = {fact_key(f): i for i, f in enumerate(facts)}, set()
+    at, redo, w = {fact_key(f): i for i, f in enumerate(facts)}, set(), torch.ones(len(facts), dtype=torch.float64)
+    lam = consolidation_lambda(mem.cfg, len(facts))
     for k in range(rounds + 1):
         if progress: progress('maintain', dict(consolidating=len(facts), round=k + 1))
-        e = memit(mem.lm, facts, mem.cov, dataclasses.replace(m, lambda_reg=consolidation_lambda(mem.cfg, len(facts))),
-                  solver=_solver(mem, len(facts)), targets=T)
+        e = memit(mem.lm, facts, mem.cov, dataclasses.replace(m, lambda_reg=lam), solver=weighted(_solver(mem, len(facts)), w, mem.cov, lam), targets=T)
         def check():                                              # on the candidate's weights
             ok = recall(mem.lm, facts, quick=True)
-            lost = {f.subject for f, o in zip(facts, ok) if not o} - redo   # a subject already re-optimised: not again
-            if k == rounds or not lost: return ok, None
+            missed = [i for i, o in enumerate(ok) if not o]
+            if k == rounds or not missed: return ok, None
+            lost = {facts[i].subject for i in missed} - redo      # a subject already re-optimised: not again (it weighs more)
             again = [dict(r, ok=False) for r in rows if r['fact'].subject in lost]
-            return ok, (lost, again, *consolidation_targets(mem, again, stage, redo=lost)[1:])
+            return ok, (missed, lost, again, *consolidation_targets(mem, again, stage, redo=lost)[1:])
         ok, more = stage.trial(e, check)
         if more is None: break
-        lost, again, T2, n = more
+        missed, lost, again, T2, n = more
         for r, t in zip(again, T2): T[at[fact_key(r['fact'])]] = t
+        w[missed] *= mem.cfg.sleep.lost_weight
         redo |= lost; used['optimised'] += n['optimised']
     e.stats.update(consolidated=len(facts), targets=used, rounds=k + 1)
     return e, ok

@@ -113,6 +113,7 @@ class SleepConfig:
     constraint: str = opt('hard', choices=('hard', 'soft'), doc='healthy keys in a refresh: exact ΔW k = 0, or soft zero-target rows')
     mode: str = opt('consolidate', choices=('consolidate', 'refresh'), doc='consolidate: every fact re-solved jointly from the base weights (notebook 07a); refresh: only the degraded, healthy keys pinned')
     lambda_per_fact: float = opt(40.0, lo=0.0, doc="a consolidation's λ is max(memit.lambda_reg, this × facts held): C keeps its weight against the facts' keys as the memory grows (notebook 07a; 0: memit.lambda_reg)")
+    lost_weight: float = opt(4.0, lo=1.0, doc="a fact a consolidation's joint solve left unrecalled weighs this many times more in its next round (notebook 07a)")
     consolidation_rounds: int = opt(2, lo=0, hi=10, doc='repeats of the joint solve for subjects it left unrecalled')
     keep_superseded: int = opt(1, lo=0, doc="generations of superseded edits whose tensor files a sleep keeps, newest first; older ones are freed (`Ledger.compact`), their rows kept")
 

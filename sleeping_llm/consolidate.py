@@ -69,7 +69,7 @@ def weighted(solver,                # a `memit` solver: 'woodbury', 'direct' or 
     if bool((w == 1).all()): return solver
     def solve(l: int, K: torch.Tensor) -> torch.Tensor:
         s = torch.ones(K.shape[1], dtype=K.dtype); s[:len(w)] = w.sqrt().to(K.dtype)
-        A = solver(l, K * s) if callable(solver) else solve_woodbury(cov.chol(l), K * s, lam) if solver == 'woodbury' else solve_direct(cov[l], K * s, lam)
+        A = as_solver(solver, cov, lam)(l, K * s)
         return A * s.to(A.dtype)
     return solve
 

@@ -10,6 +10,7 @@ from collections import Counter
 import torch
 from .core import *
 from .backends import *
+from .memit import ends_word, logits_at
 
 # %% auto #0
 __all__ = ['FLUENCY_PROMPTS', 'QUESTIONS', 'complete', 'begins_with', 'object_budget', 'mentions', 'answered', 'recall',
@@ -93,14 +94,10 @@ def base_metrics(lm: Backend, neighbourhood: list[dict]) -> dict:
 # %% ../nbs/04_evaluate.ipynb #deb3bc97
 def said(lm: Backend, pairs: list[tuple[str, str]], margin: float = 0.05) -> list[bool]:
     "Per (prompt, answer), from one teacher-forced pass: is each answer token the top choice, ahead of the next by `margin` (log-probability), then a word end?"
-    from sleeping_llm.memit import ends_word
     if not pairs: return []
     seqs = [(lm.tokenizer(p)['input_ids'], object_ids(lm.tokenizer, o)) for p, o in pairs]
-    ids, lens = padded([p + o for p, o in seqs], lm.tokenizer.eos_token_id or 0)      # right padding: causal, unseen
     at = [(b, len(p) - 1 + j) for b, (p, o) in enumerate(seqs) for j in range(len(o) + 1)]
-    with torch.no_grad():
-        h, _ = lm.run_layers(lm.embed(ids), 0, lm.n_layers)
-        lp, top = torch.log_softmax(lm.logits_of(h[[b for b, _ in at], [j for _, j in at]]).float().cpu(), -1).topk(2, -1)
+    lp, top = torch.log_softmax(logits_at(lm, [p + o for p, o in seqs], at), -1).topk(2, -1)
     top, gap, ends, out, k = top[:, 0], lp[:, 0] - lp[:, 1], ends_word(lm.tokenizer), [], 0
     for p, o in seqs:
         ok = all(int(top[k + j]) == t and float(gap[k + j]) >= margin for j, t in enumerate(o))

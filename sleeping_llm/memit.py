@@ -13,9 +13,10 @@ from .backends import *
 from .covariance import Covariance
 
 # %% auto #0
-__all__ = ['PREFIX_SEEDS', 'SAID_MAX_COS', 'solve_direct', 'm_inv', 'solve_woodbury', 'subject_last_index', 'key_index',
-           'context_templates', 'key_rows', 'gather_rows', 'ends_word', 'word_ends', 'as_anchor', 'compute_targets',
-           'Edit', 'EditedWeights', 'check_facts', 'memit', 'said_keys', 'preserving', 'object_nll']
+__all__ = ['PREFIX_SEEDS', 'SAID_MAX_COS', 'solve_direct', 'm_inv', 'solve_woodbury', 'as_solver', 'subject_last_index',
+           'key_index', 'context_templates', 'key_rows', 'gather_rows', 'ends_word', 'logits_at', 'word_ends',
+           'as_anchor', 'compute_targets', 'Edit', 'EditedWeights', 'check_facts', 'memit', 'said_keys', 'preserving',
+           'object_nll']
 
 # %% ../nbs/03_memit.ipynb #25ae7741
 def solve_direct(C: torch.Tensor, K: torch.Tensor, lam: float) -> torch.Tensor:
@@ -34,6 +35,12 @@ def m_inv(chol_C: torch.Tensor, K: torch.Tensor, lam: float, X: torch.Tensor | N
 def solve_woodbury(chol_C: torch.Tensor, K: torch.Tensor, lam: float) -> torch.Tensor:
     "The same A through Woodbury: B = (λC)⁻¹K, A = B(I + KᵀB)⁻¹ (float64, an N×N system)."
     return m_inv(chol_C, K, lam)
+
+def as_solver(solver, cov, lam: float):
+    "A `memit` solver as a function `f(layer, K) -> A`: 'woodbury' or 'direct' with `cov` and λ, or `solver` itself."
+    if callable(solver): return solver
+    if solver == 'woodbury': return lambda l, K: solve_woodbury(cov.chol(l), K, lam)
+    return lambda l, K: solve_direct(cov[l], K, lam)
 
 # %% ../nbs/03_memit.ipynb #53cb8aeb
 def subject_last_index(tokenizer, text: str, subject: str, start: int | None = None) -> int:
@@ -108,15 +115,20 @@ def ends_word(tokenizer) -> torch.Tensor:
                                  for i, w in enumerate(words)])
     return _ENDS[k]
 
-def word_ends(lm: Backend, pairs: list[tuple[str, list[int]]]) -> list[int]:
-    """Per (text, object tokens): the token the model finds most likely right after the text and the object, among those
-    that end a word. One right-padded pass for all pairs (padding after a row cannot reach it: causal attention), the
-    LM head only at each row's last token."""
-    if not pairs: return []
-    ids, lens = padded([lm.tokenizer(t)['input_ids'] + list(o) for t, o in pairs], lm.tokenizer.eos_token_id or 0)
+def logits_at(lm: Backend, seqs: list[list[int]], at: list[tuple[int, int]]) -> torch.Tensor:
+    """Logits (float, CPU) at the (row, position) pairs `at` of the token sequences `seqs`: one right-padded pass
+    (padding after a row cannot reach it: causal attention), the LM head only at those positions."""
+    ids, _ = padded(seqs, lm.tokenizer.eos_token_id or 0)
     with torch.no_grad():
         h, _ = lm.run_layers(lm.embed(ids), 0, lm.n_layers)
-        logits = lm.logits_of(h[torch.arange(len(lens)), torch.tensor(lens) - 1]).float().cpu()
+        return lm.logits_of(h[[b for b, _ in at], [j for _, j in at]]).float().cpu()
+
+def word_ends(lm: Backend, pairs: list[tuple[str, list[int]]]) -> list[int]:
+    """Per (text, object tokens): the token the model finds most likely right after the text and the object, among those
+    that end a word (`logits_at` each row's last token)."""
+    if not pairs: return []
+    seqs = [lm.tokenizer(t)['input_ids'] + list(o) for t, o in pairs]
+    logits = logits_at(lm, seqs, [(b, len(s) - 1) for b, s in enumerate(seqs)])
     ends = ends_word(lm.tokenizer); n = min(logits.shape[-1], len(ends))
     return torch.where(ends[:n], logits[:, :n], -torch.inf).argmax(-1).tolist()
 
@@ -332,8 +344,7 @@ def memit(lm: Backend,                   # the model (its weights are left as th
                     Kt = K.T
                     if m.prompt_rows:        # the prompt's other tokens: extra columns of K with target 0 (soft)
                         Kt = torch.cat([Kt] + [ks[l][b, :rows.subj[b]].T.float().cpu() for b in raw], 1)
-                    A = (solver(l, Kt) if callable(solver) else solve_woodbury(cov.chol(l), Kt, m.lambda_reg)
-                         if solver == 'woodbury' else solve_direct(cov[l], Kt, m.lambda_reg))[:, :len(facts)]
+                    A = as_solver(solver, cov, m.lambda_reg)(l, Kt)[:, :len(facts)]
                     U[l], V[l], keys[l] = R.T.double().float().contiguous(), A.float().contiguous(), K
                     W = saved[l]
                     lm.write_down(l, (W.float() + U[l].to(W.device) @ V[l].to(W.device).T).to(W.dtype))

@@ -8,6 +8,7 @@ import argparse, json, os, re, subprocess, sys, tempfile, time, yaml
 from pathlib import Path
 from .core import *
 from .relations import *
+from .statements import *
 from .judge import *
 
 # %% auto #0

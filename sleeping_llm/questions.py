@@ -10,7 +10,8 @@ from .relations import *
 from .relations import _title
 
 # %% auto #0
-__all__ = ['ASK_PREFIX', 'QUESTIONS', 'OPEN_ASKS', 'NAME_ASK', 'ask_regex', 'asks_name', 'asked']
+__all__ = ['ASK_PREFIX', 'QUESTIONS', 'OPEN_ASKS', 'TEXTING', 'NAME_ASK', 'SELF', 'ALIKE', 'PET_WORDS', 'QUIET', 'ask_regex',
+           'asks_name', 'asked', 'guess', 'spoken']
 
 # %% ../nbs/09a_questions.ipynb #55637424
 def ask_regex(pattern: str) -> str:
@@ -48,15 +49,20 @@ def _who(word: str, people: People) -> str | None:
         if name.lower() == lw or name.lower().split()[0] == lw: return name
     return ' '.join(_title(x) for x in w.split())
 
+TEXTING = ((r"[^\w\s'?!.,-]+", ' '), (r"\b(what|where|who|how)s\b", r"\1's"), (r"\bwh?[ao]t\b", 'what'), (r"\bu\b", 'you'),
+           (r"\bur\b", 'your'), (r"\br\b", 'are'), (r"\b(my|our|his|her) (\w+?)s (name|called)\b", r"\1 \2's \3"))
+
 def _questions(text: str):
-    "Each question in `text`, made regular: lower case, no 'do you remember', no final 'now' or '?', 'which' read as 'what'."
+    """Each question in `text`, made regular: lower case, texting spelled out ('whats my dogs name' → "what's my dog's
+    name"), no emoji, no 'do you remember', no final 'now' or '?', 'which' read as 'what'."""
     for s in sentences(plain(text)[:2000]):
+        for a, b in TEXTING: s = re.sub(a, b, s, flags=re.I)
         q = ASK_PREFIX.sub('', s.strip().rstrip('?!. ').strip()).lower()
         q = re.sub(r"^which\b", 'what', q)            # 'which language am I learning' is 'what language …'
-        q = re.sub(r"(?:,?\s+(?:now|again|currently|these days|nowadays|at the moment|right now|please|today|then|exactly))+$", '', q)
+        q = re.sub(r"(?:,?\s+(?:now|again|currently|these days|nowadays|at the moment|right now|rn|please|pls|today|then|exactly|lol))+$", '', q)
         if q and (is_question(s) or s.strip().endswith('?') or q != s.strip().rstrip('?!. ').lower()): yield q
 
-NAME_ASK = re.compile(r"^(?:what(?:'s| is| was) my (?:full |first )?name|who am i|(?:my|what my) name(?: is)?|what do you call me|who i am"
+NAME_ASK = re.compile(r"^(?:what(?:'s| is| was) my (?:full |first |last |family )?(?:name|surname)|who am i|(?:my|what my) (?:full |last )?(?:name|surname)(?: is)?|what do you call me|who i am"
                       r"|what am i called|do you (?:know|remember) (?:my name|who i am))$")
 
 def asks_name(text: str) -> bool:
@@ -81,3 +87,55 @@ def asked(text: str, people: People) -> list[tuple[str, Relation]]:
                 hits.append((subj, (None if named else NOUNS.get(key)) or open_relation(key, named=bool(named))))
         out += [h for h in hits if (h[0], h[1].name) not in {(a, b.name) for a, b in out}]
     return out
+
+# %% ../nbs/09a_questions.ipynb #64c05350
+SELF = {'i', 'me', 'my', 'mine', 'we', 'our', 'us', 'myself'}
+ALIKE = {'boy': ('son',), 'lad': ('son',), 'girl': ('daughter',), 'kid': ('son', 'daughter'), 'child': ('son', 'daughter'),
+         'eldest': ('son', 'daughter'), 'youngest': ('son', 'daughter'), 'spouse': ('wife', 'husband', 'partner'),
+         'partner': ('boyfriend', 'girlfriend', 'wife', 'husband'), 'bf': ('boyfriend',), 'gf': ('girlfriend',), 'bird': ('parrot', 'budgie', 'canary', 'cockatoo', 'parakeet')}
+PET_WORDS = {'pet', 'animal', 'bird', 'dog', 'cat'} | set(ANIMALS)
+QUIET = {'what', "what's", 'is', 'are', 'the', 'a', 'an', 'do', 'does', 'did', 'was', 'which', 'how', 'of', 'for', 'in', 'at', 'again'}
+
+def _bag(q: str) -> set[str]:
+    words = set(re.findall(r"[^\W\d_]+", q.lower().replace("'s", ' ')))
+    return words | {k for w in words for k in ALIKE.get(w, ())}
+
+def _cues(f: Fact) -> tuple[set, set]:
+    "The words that point at a fact's relation, and at its subject (beyond I/my)."
+    kind = f.relation.split(':', 1)
+    if kind[0] == 'named':
+        thing = kind[1]; pet = thing in ANIMALS or thing not in KIN
+        return {'name', 'called', 'named', 'who'} | ({thing} if pet else set()), {thing} | (PET_WORDS if pet else set())
+    if kind[0] in ('open', 'verb'): return set(re.findall(r"[a-z]+", kind[1])) - {'favourite'}, set()
+    r = CATALOGUE.get(f.relation)
+    return (set(r.cues) | {r.name}) if r else set(), set()
+
+def _hits(q: str, Q: set, cues: set) -> int: return len(Q & cues) + sum(' ' in c and c in q for c in cues)   # a cue may be a phrase
+
+def guess(text: str, people: People, facts: list[Fact]) -> list[Fact]:
+    "The one fact among `facts` that a question no pattern fits most likely asks about (see above), as a list; [] if none or a tie."
+    best = []
+    for q in _questions(text):
+        Q = _bag(q); kin_named = {k for k in Q if k in KIN}
+        scored = []
+        for f in facts:
+            cues, whose = _cues(f)
+            if kin_named - whose and f.subject.startswith(people.user + "'s "): continue      # 'my brother' is not the son
+            rel = _hits(q, Q, cues)
+            if f.subject == people.user: who = 1 if Q & SELF else (1 if Q - QUIET <= cues and not kin_named else 0)
+            elif f.subject.startswith(people.user + "'s "): who = int(bool(Q & SELF)) + 2 * bool(Q & whose) if Q & (SELF | whose) else 0
+            else: who = 2 * any(people.kin.get(k) == f.subject for k in kin_named)
+            if rel and who: scored.append((10 * rel + who, f))
+        scored.sort(key=lambda x: -x[0])
+        if scored and (len(scored) == 1 or scored[0][0] > scored[1][0]): best.append(scored[0][1])
+    return best[:1]
+
+def spoken(f: Fact, completion: str, user: str) -> str:
+    "The answer as said to the user: \"You work as a luthier.\" for the fact 'Jürgen works as a' completed 'luthier'."
+    text = f"{f.text} {completion}."
+    if f.subject.startswith(user + "'s "): return 'Your ' + text[len(user) + 3:]
+    if f.subject != user: return text
+    verb, _, rest = text[len(user):].strip().partition(' ')
+    base = {'is': 'are', 'has': 'have', 'does': 'do', 'was': 'were'}.get(verb) or (verb[:-3] + 'y' if verb.endswith('ies') else
+            verb[:-2] if re.search(r'(?:s|sh|ch|x|z|o)es$', verb) else verb[:-1] if verb.endswith('s') and not verb.endswith('ss') else verb)
+    return f"You {base} {rest}" if not text[len(user):].startswith("'s") else 'Your ' + text[len(user) + 3:]

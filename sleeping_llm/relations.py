@@ -14,11 +14,10 @@ from .evaluate import mentions
 # %% auto #0
 __all__ = ['IRREGULAR', 'PAST', 'KIN', 'CATALOGUE', 'ANIMALS', 'ONE_OF', 'KIN_ADJ', 'ADVERBS', 'NEGATIONS', 'BOUNDARY', 'CONNECT',
            'NOT_NAMES', 'FUNCTION_CAPS', 'OPEN_VERBS_NEVER', 'QUESTION_START', 'HYPOTHETICAL', 'INSTRUCTION',
-           'REMEMBER', 'WORD', 'CLAUSE', 'NAME_INTRO', 'KIN_NAMED', 'POSSESSIVE', 'OPEN_VERB', 'HAS_KIN', 'PATTERNS',
-           'NOUNS', 'SHARED', 'PRONOUN', 'MAX_PER_SENTENCE', 'MAX_PER_TURN', 'Relation', 'third_person',
+           'REMEMBER', 'WORD', 'CLAUSE', 'PLACE_NOUN', 'NAME_INTRO', 'NOUNS', 'Relation', 'third_person',
            'load_catalogue', 'open_relation', 'verb_relation', 'plain', 'sentences', 'is_question', 'is_capitalised',
-           'People', 'subject_before', 'object_after', 'user_name', 'Candidate', 'Extraction', 'fact_about', 'extract',
-           'is_relation', 'grounded']
+           'People', 'subject_before', 'object_after', 'user_name', 'Candidate', 'fact_about', 'is_relation',
+           'grounded']
 
 # %% ../nbs/09_relations.ipynb #742f1bdf
 @dataclass(frozen=True)
@@ -36,6 +35,7 @@ class Relation:
     never: tuple = ()         # objects it refuses
     examples: tuple = ()      # objects it is known to take (documentation and tests; any other is accepted)
     where: str = ''           # the relation that a capitalised place after the object states too: 'a nurse in Leeds' (job, then city)
+    cues: tuple = ()          # words a question about it tends to use when no `asks` pattern fits ('town', 'living'): notebook 09a
 
 IRREGULAR = {'am': 'is', 'have': 'has', 'do': 'does', 'go': 'goes', 'was': 'was', 'were': 'was'}
 PAST = {'grew', 'was', 'got', 'came', 'went', 'learnt', 'did', 'had', 'just', 'married', 'made', 'took', 'began', 'became', 'left'}
@@ -97,7 +97,8 @@ BOUNDARY = set("""and but or at in on for with since because now too also who wh
     last next this year years month months week weeks ago recently today yesterday tomorrow soon already yet
     every each day days night nights morning mornings evening evenings weekend weekends time times sometimes
     if unless until till after before during like than around near about into onto over under i you he she we they it
-    me him her us them my your his our their its do does did have has had will would can could should might must""".split())
+    me him her us them my your his our their its do does did have has had will would can could should might must
+    most lots lot much many more less few bit everything nothing something anything btw lol haha""".split())
 CONNECT = ('de', 'da', 'do', 'dos', 'das', 'del', 'della', 'di', 'du', 'la', 'le', 'les', 'van', 'von', 'der', 'den', 'am',
            'upon', 'sur', 'en', 'y', 'al', 'el', 'of', 'on', 'the', 'and')
 NOT_NAMES = set("""fine good great ok okay well sorry happy sad tired back here there ready not so just also glad excited
@@ -107,6 +108,9 @@ NOT_NAMES = set("""fine good great ok okay well sorry happy sad tired back here 
     mexican brazilian chinese japanese korean indian russian polish greek turkish swedish norwegian danish finnish
     icelandic austrian swiss belgian african european asian christian muslim jewish hindu buddhist catholic vegan
     vegetarian gay straight trans deaf blind retired unemployed pregnant left right human an ai assistant user bot
+    cool awesome amazing knackered unwell dead chill calm rich poor famous thirsty full gone safe certain serious young
+    lost stuck late early free alone alright awake asleep sleepy cold hot warm broke drunk lucky around off out in on up
+    down over away nervous worried anxious upset mad angry scared proud grateful thankful curious bored stressed confused
     today tomorrow yesterday monday tuesday wednesday thursday friday saturday sunday january february march april may june
     july august september october november december hi hello hey yes no thanks thank please what who why how where when""".split())
 FUNCTION_CAPS = NOT_NAMES | set("""and but or so then now my our your his her their this that these those it we they you he she
@@ -126,7 +130,7 @@ def plain(text: str) -> str:
     for a, b in ((r"\b([Ii])'m\b", r'\1 am'), (r'\b([Ii])m\b', r'\1 am'), (r"\b([Ii]|[Ww]e)'ve\b", r'\1 have'), (r'\b([Ii])ve\b', r'\1 have'),
                  (r"\b([Ii]|[Ww]e)'d\b", r'\1 would'), (r"\b([Ww]e)'re\b", r'\1 are'), (r"\b([Ss]?[Hh]e)'s (got|been|moved|lived|had|just|relocated|started|always|never|taken|become)\b", r'\1 has \2'),
                  (r"\b([Ss]?[Hh]e)'s\b", r'\1 is'), (r"\b(\w+)n't\b", r'\1 not'), (r"\bcan not\b", 'cannot'),
-                 (r"\b(wo) not\b", 'will not'), (r"\b(\w+)'s (called|named)\b", r'\1 is \2'), (r"\bdont\b", 'do not'), (r"\bdoesnt\b", 'does not'), (r"\bisnt\b", 'is not')):
+                 (r"\b(wo) not\b", 'will not'), (r"\b(\w+)'s (called|named)\b", r'\1 is \2'), (r"\b(mov(?:e|ed|ing)|went|go(?:ing)?|c[oa]me|back) 2\b", r'\1 to'), (r"\bbf\b", 'boyfriend'), (r"\bgf\b", 'girlfriend'), (r"\bdont\b", 'do not'), (r"\bdoesnt\b", 'does not'), (r"\bisnt\b", 'is not')):
         t = re.sub(a, b, t)
     return ' '.join(t.split())
 
@@ -155,6 +159,7 @@ class People:
     user: str = 'The user'
     kin: dict = field(default_factory=dict)   # 'sister' → 'Ines'
     last: str | None = None                   # the last third person named
+    pet: str | None = None                    # the last animal mentioned ('we have a parrot, his name is …')
 
     def of_kin(self, kin: str) -> str:
         "The subject for 'my <kin>': their name if the user gave it, else \"<user>'s <kin>\"."
@@ -195,11 +200,14 @@ def subject_before(prefix: str, people: People) -> tuple[str | None, str, str | 
     if not names and words and words[-1].lower() not in FUNCTION_CAPS and _kin_at_end(words[:-1])[0]:
         names = [_title(words.pop())]
     if not names: return None, '', None
-    kin, _ = _kin_at_end(words)
+    kin, _ = _kin_at_end(words[:-1] if words and words[-1] == ',' else words)     # 'Our daughter, Adanna,'
     return ' '.join(names), 'third', kin
+
+PLACE_NOUN = re.compile(r"(?:(?:a|an|the)\s+)?(?:[\w-]+\s+){0,2}?(?:town|village|city|hamlet|suburb|island|place)\s+(?:called|named|of)\s+", re.I)
 
 def object_after(text: str, r: Relation) -> str | None:
     "The object that follows a relation's verb phrase in `text`, as the user wrote it (capitalised for places and names)."
+    if r.object == 'place': text = text[m.end():] if (m := PLACE_NOUN.match(text)) else text      # 'a tiny town called ribe'
     words = re.findall(rf"{WORD}|[^\w\s]", text)[:8]
     if r.object == 'word':
         while words and words[0].lower() in ('a', 'an', 'the', 'some'): words.pop(0)
@@ -227,18 +235,23 @@ def object_after(text: str, r: Relation) -> str | None:
     return obj if 0 < len(obj) <= 40 else None
 
 # %% ../nbs/09_relations.ipynb #85d61f76
-NAME_INTRO = re.compile(rf"(?:^|[,.;!]\s*|\b(?:hi|hello|hey|actually|and|so|well)\s*,?\s+)(?:(?:my name is|my name's|name's|call me|you can call me|this is|i am|i'm)\s+)(?P<n>{WORD}(?:\s+{WORD}){{0,2}})", re.I)
+NAME_INTRO = re.compile(rf"(?:^|[,.;:!]\s*|\b(?:hi|hello|hey|actually|and|so|well|btw|oh|anyway|ok|okay|yeah|also)\s*,?\s+)(?:(?:my name is|my name's|name's|call me|you can call me|this is|i am|i'm)\s+)(?P<n>{WORD}(?:\s+{WORD}){{0,2}})", re.I)
 
 def user_name(text: str) -> str | None:
     """The name the user gives themselves ('my name is Zoë Dubois', "I'm Maya", 'call me ana'), if any. 'I am …' counts
-    only with a capitalised name that is not a word like 'tired' or 'French'."""
+    with a capitalised name that is not a word like 'tired' or 'French', or one lowercase word that ends the clause
+    and is not shaped like an adjective ('im aoife, 27')."""
     for s in sentences(plain(text)[:2000]):
         if is_question(s): continue
         for m in NAME_INTRO.finditer(s):
             intro = m.group(0).lower()
             words = m['n'].split()
             loose = 'i am' in intro or 'this is' in intro          # 'I am …' may be anything: capitals only
-            if loose and (not is_capitalised(words[0]) or words[0].lower() in NOT_NAMES): continue
+            if loose and words[0].lower() in NOT_NAMES: continue
+            if loose and not is_capitalised(words[0]):                            # typed in lower case: one word, then the clause ends
+                if 'this is' in intro or words[0].lower().endswith(('ed', 'ing', 'ful', 'ous', 'ive', 'ish', 'less', 'able', 'ible', 'ly')): continue
+                if not re.match(r"\s*(?:$|[,.!?;:]|(?:btw|by the way|and|from|here)\b)", s[m.start('n') + len(words[0]):]): continue
+                words = words[:1]
             if re.search(r"\bnot\s*$", s[:m.start('n')]): continue
             name = []
             for w in words:
@@ -255,138 +268,12 @@ class Candidate:
     sentence: str
     how: str = 'pattern'
 
-def _alts(phrases) -> str:
-    ps = sorted({p for p in phrases if not p.startswith("'")}, key=len, reverse=True)
-    return '|'.join(re.escape(p).replace(r'\ ', r'\s+') for p in ps)
-
-KIN_NAMED = re.compile(rf"(?<![\w'])(?:my|our)\s+(?:(?:{'|'.join(KIN_ADJ)})\s+)?(?P<kin>{'|'.join(KIN)})\s+(?P<name>{WORD}(?:\s+{WORD})?)", re.I)
-POSSESSIVE = re.compile(rf"(?<![\w'])(?P<poss>my|our|his|her|{WORD}'s|{WORD}s')\s+(?P<fav>(?:favou?rite|fave)\s+)?(?P<thing>{WORD}(?:\s+{WORD})?)\s+(?:is|are|was)\s+(?P<named>(?:called|named)\s+)?", re.I)
-OPEN_VERB = re.compile(r"(?<![\w'])(?:I|i)\s+(?:(?:" + '|'.join(ADVERBS) + r")\s+)*(?P<verb>[a-z]+)\s+(?=\S)")
-HAS_KIN = re.compile(rf"(?<![\w'])(?P<who>I|i|{WORD})\s+(?:have|has)\s+(?:got\s+)?an?\s+(?:(?:{'|'.join(KIN_ADJ)})\s+)?(?P<kin>{'|'.join(KIN)})\s+(?:called|named)\s+(?=\S)")
-
-def _patterns(cat: dict[str, Relation]) -> list:
-    out = []
-    for r in cat.values():
-        third = [third_person(p) for p in r.first] + list(r.third)
-        for person, ph in (('first', r.first), ('third', third)):
-            if _alts(ph): out.append((r, person, re.compile(rf"(?<![\w'])(?:{_alts(ph)})\s+(?=\S)", re.I)))
-    return out
-
-PATTERNS = _patterns(CATALOGUE)
-NOUNS = {n.lower(): r for r in CATALOGUE.values() for n in r.nouns}
-
-@dataclass
-class Extraction:
-    "What one user turn states: candidate facts, a new name for the user, and what was refused (with the reason)."
-    candidates: list = field(default_factory=list)
-    name: str | None = None
-    refused: list = field(default_factory=list)     # (sentence, reason)
-
 def fact_about(subject: str, r: Relation, obj: str) -> Fact:
     "The fact that `subject`'s `r` is `obj`; a named thing is its own subject (\"Zoë's cat\" is called Miso: its own key)."
     if r.name.startswith('named:'): subject = f"{subject}'s {r.name[6:]}"
     return Fact(subject, r.prompt, obj, relation=r.name, id=f"{subject}|{r.name}")
 
-def _blocked(clause_text: str) -> str | None:
-    "Why a clause states nothing to remember: a negation or a hypothetical before the verb."
-    if HYPOTHETICAL.search(clause_text): return 'hypothetical'
-    if re.search(r"\b(?:" + '|'.join(NEGATIONS) + r")\b", clause_text, re.I): return 'negation'
-    return None
-
-def _clause_start(s: str, at: int) -> int:
-    starts = [m.end() for m in CLAUSE.finditer(s, max(0, at - 300), at)]
-    return starts[-1] if starts else max(0, at - 300)
-
-SHARED, PRONOUN = re.compile(r"(?:,|\band)\s*$", re.I), re.compile(r"\b(?:he|she)\s*$", re.I)   # '…, works as' / '… and she lives'
-MAX_PER_SENTENCE, MAX_PER_TURN = 12, 24     # more is a list pasted in, not something said: the rest is not stored
-
-def extract(text: str,                          # what the user wrote (one turn)
-            people: People | None = None,       # who 'I', 'she' and 'my sister' are; updated as names are given
-            known=None,                         # `known(name) -> bool`: a public figure (claims about them are refused)
-           ) -> Extraction:
-    "The facts a user turn states, by the catalogue's phrasings, possessives and the open paths; questions, hypotheticals, negations and instructions state none."
-    people = people or People(); out = Extraction()
-    out.name = user_name(text)
-    if out.name: people.user = out.name
-    for raw in sentences(text[:20_000]):
-        s = plain(raw)
-        if is_question(s): continue
-        if INSTRUCTION.match(s): out.refused.append((raw, 'instruction')); continue
-        s = REMEMBER.sub('', s)
-        found, prev = [], None                                   # (start, end, subject, relation, object, kin, clause)
-        for m, r, person in sorted(((m, r, p) for r, p, pat in PATTERNS for m in pat.finditer(s)), key=lambda x: x[0].start()):
-            before = s[max(0, m.start() - 300):m.start()]
-            subj, who, kin = subject_before(before, people)
-            if prev and (SHARED.search(before) or who == 'third' == prev[1] and PRONOUN.search(before)): subj, who, kin = prev
-            if subj is not None: prev = (subj, who, kin)       # 'he' can be someone named in a negated clause ('… does not live')
-            if subj is None or who != person: continue
-            obj = object_after(s[m.end():m.end() + 200], r); clause = s[_clause_start(s, m.start()):m.end()]
-            if obj: found.append((m.start(), m.end(), subj, r, obj, kin, clause))
-            at = obj and r.where and re.match(rf"\s*(?:(?:a|an|the)\s+)?{re.escape(obj)}\s+(?:based )?in\s+", s[m.end():], re.I)
-            where = at and is_capitalised(s[m.end() + at.end():][:1]) and object_after(s[m.end() + at.end():][:200], CATALOGUE[r.where])
-            if where: found.append((m.start(), m.end(), subj, CATALOGUE[r.where], where, kin, clause))   # 'a nurse in Leeds'
-        for m in POSSESSIVE.finditer(s):
-            r, thing = None, m['thing'].lower(); fav = (m['fav'] or '').lower().replace('favorite', 'favourite').replace('fave', 'favourite')
-            own = re.fullmatch(rf"({WORD})'s name", thing)                       # "my dog's name is Biscuit"
-            if own: thing = own[1]
-            if (fav + thing) in NOUNS and not own: r = NOUNS[fav + thing]
-            elif thing in NOUNS and not fav and not own: r = NOUNS[thing]
-            elif m['named'] or own or thing in KIN: r = open_relation(thing, named=True)
-            elif fav: r = open_relation('favourite ' + thing)
-            subj, kin = _possessor(m['poss'], s[max(0, m.start() - 300):m.start()], people)
-            if thing == 'name' and kin and subj == people.of_kin(kin) and kin not in people.kin:     # "my brother's name is Tomás"
-                r, subj = open_relation(kin, named=True), people.user
-            if r is None or (thing in ('name', 'names') and not r.name.startswith('named:')): continue
-            obj = object_after(s[m.end():m.end() + 200], r)
-            if subj and obj: found.append((m.start(), m.end(), subj, r, obj, kin, s[_clause_start(s, m.start()):m.end()]))
-        for m in HAS_KIN.finditer(s):
-            subj = people.user if m['who'].lower() in ('i', 'we') else m['who']
-            if subj != people.user and (not is_capitalised(subj) or subj.lower() in FUNCTION_CAPS): continue
-            obj = object_after(s[m.end():m.end() + 200], open_relation(m['kin'], named=True))
-            if obj: found.append((m.start(), m.end(), subj, open_relation(m['kin'], named=True), obj, None, ''))
-        for m in KIN_NAMED.finditer(s):                          # 'I live in Leeds with my girlfriend Priyanka': named in passing
-            kin, name = m['kin'].lower(), ' '.join(itertools.takewhile(lambda w: is_capitalised(w) and w.lower() not in FUNCTION_CAPS, m['name'].split()))
-            if name and not any(f[2] == name or f[5] == kin for f in found):
-                found.append((m.start(), m.end(), people.user, open_relation(kin, named=True), name, None, s[_clause_start(s, m.start()):m.end()]))
-        spans = [(a, b) for a, b, *_ in found]
-        for m in OPEN_VERB.finditer(s):
-            v = m['verb']
-            if v in OPEN_VERBS_NEVER or v.endswith(('ed', 'ing')) or any(a <= m.start() < b for a, b in spans): continue
-            obj = object_after(s[m.end():m.end() + 200], verb_relation(v))
-            if obj and obj.lower() not in BOUNDARY and not s[m.end():m.end() + 200].lower().startswith(('my ', 'your ', 'to ', 'it', 'that', 'this', 'you')):
-                found.append((m.start(), m.end(), people.user, verb_relation(v), obj, None, s[_clause_start(s, m.start()):m.end()]))
-        for a, b, subj, r, obj, kin, clause in sorted(found, key=lambda x: x[0])[:MAX_PER_SENTENCE]:
-            why = _blocked(clause)
-            if why: out.refused.append((raw, why)); continue
-            if subj != people.user and not subj.startswith(people.user + "'s"):
-                named_by_user = kin is not None or subj in people.kin.values()
-                if not named_by_user and known is not None and known(subj): out.refused.append((raw, f'public figure: {subj}')); continue
-                if kin and not subj.endswith("'s " + kin) and people.kin.get(kin) != subj:
-                    first = kin not in people.kin or kin in ONE_OF      # a second friend is not a correction of the first
-                    people.kin[kin] = subj
-                    if first: out.candidates.append(Candidate(fact_about(people.user, open_relation(kin, named=True), subj), raw))
-                people.last = subj
-                if kin in ANIMALS and not r.name.startswith('named:'): continue     # 'my dog Biscuit is a beagle' is no job
-            if r.name.startswith('named:') and r.name[6:] in KIN and subj == people.user:
-                people.kin[r.name[6:]] = obj
-                if r.name[6:] not in ANIMALS: people.last = obj                 # '…my girlfriend Priyanka. She is a dentist'
-            out.candidates.append(Candidate(fact_about(subj, r, obj), raw))
-    if len(out.candidates) > MAX_PER_TURN: out.refused.append(('…', f'{len(out.candidates) - MAX_PER_TURN} more facts than one turn may state'))
-    out.candidates = out.candidates[:MAX_PER_TURN]
-    return out
-
-def _possessor(poss: str, before: str, people: People) -> tuple[str | None, str | None]:
-    "Whose: 'my' → the user, 'her' → the last person named, \"Ines's\" → Ines, \"my sister's\" → the sister."
-    p = poss.lower()
-    if p in ('my', 'our'): return people.user, None
-    if p in ('his', 'her'): return people.last, None
-    name = re.sub(r"'s?$", '', poss)
-    if name.lower() in KIN:
-        kin, _ = _kin_at_end(re.findall(WORD, before) + [name])
-        return (people.of_kin(kin), kin) if kin else (None, None)
-    if not is_capitalised(name) or name.lower() in FUNCTION_CAPS: return None, None
-    subj, _, kin = subject_before(before + ' ' + name, people)
-    return subj, kin
+NOUNS = {n.lower(): r for r in CATALOGUE.values() for n in r.nouns}
 
 # %% ../nbs/09_relations.ipynb #547eef4d
 def is_relation(name: str) -> bool: return name in CATALOGUE or name.startswith(('named:', 'open:', 'verb:'))

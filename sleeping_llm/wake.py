@@ -19,6 +19,7 @@ from .integrity import *
 from .memory import *
 from .sleep import *
 from .relations import *
+from .statements import *
 from .judge import *
 
 # %% auto #0
@@ -242,12 +243,11 @@ def recall_answer(self: Session, text: str) -> tuple[Fact, str] | None:
     answer: the model's greedy completion of that fact's prompt ("Zoë works as a" → "falconer"). The stored object is
     never shown to the model; the ledger only says that there is something to ask."""
     live = {fact_key(r['fact']): r['fact'] for r in self.mem.ledger.facts()}
-    for subj, r in asked(text, self.people):
-        f = live.get(fact_key(fact_about(subj, r, '?')))
-        if f is None: continue
+    held = [f for subj, r in asked(text, self.people) if (f := live.get(fact_key(fact_about(subj, r, '?')))) is not None]
+    for f in held or guess(text, self.people, list(live.values())):       # no pattern fits: the one fact the words point at
         c = generate(self.lm, f.text, max_new_tokens=12)
         c = re.split(r'[.,;!?\n(]| (?:and|but|who|which|in|at|for|from|with|since|because|where|when) ', c)[0].strip()   # the object, not what the model adds
-        if c: return f, f"{f.text} {c}."
+        if c: return f, spoken(f, c, self.user)
     return None
 
 @patch

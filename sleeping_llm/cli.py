@@ -77,8 +77,9 @@ class _Streamer:
     def put(self, ids):
         if self.skip: self.skip = False; return          # the prompt
         self.ids += ids.reshape(-1).tolist(); text = self.tok.decode(self.ids, skip_special_tokens=True)
-        print(text[len(self.shown):], end='', flush=True); self.shown = text
-    def end(self): pass
+        if not text.endswith('\ufffd'): print(text[len(self.shown):], end='', flush=True); self.shown = text   # an emoji is several tokens
+    def end(self):
+        if self.ids: print(self.tok.decode(self.ids, skip_special_tokens=True)[len(self.shown):], end='', flush=True)
 
 def repl(cfg: Config, stdin=None, auto_sleep: bool | None = None) -> int:
     "The `chat` loop: replies streamed first, facts written by the background writer. Returns 0 on /quit or end of input."

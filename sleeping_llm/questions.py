@@ -49,7 +49,7 @@ def _who(word: str, people: People) -> str | None:
         if name.lower() == lw or name.lower().split()[0] == lw: return name
     return ' '.join(_title(x) for x in w.split())
 
-TEXTING = ((r"[^\w\s'?!.,-]+", ' '), (r"\b(what|where|who|how)s\b", r"\1's"), (r"\bwh?[ao]t\b", 'what'), (r"\bu\b", 'you'),
+TEXTING = ((r"[^\w\s'?!.,-]+", ' '), (r"\b(what|where|who|how)s\b", r"\1's"), (r"\bwh?[ao]t\b", 'what'), (r"\bwhere'd\b", 'where did'), (r"\bu\b", 'you'),
            (r"\bur\b", 'your'), (r"\br\b", 'are'), (r"\b(my|our|his|her) (\w+?)s (name|called)\b", r"\1 \2's \3"))
 
 def _questions(text: str):
@@ -92,9 +92,9 @@ def asked(text: str, people: People) -> list[tuple[str, Relation]]:
 SELF = {'i', 'me', 'my', 'mine', 'we', 'our', 'us', 'myself'}
 ALIKE = {'boy': ('son',), 'lad': ('son',), 'girl': ('daughter',), 'kid': ('son', 'daughter'), 'child': ('son', 'daughter'),
          'eldest': ('son', 'daughter'), 'youngest': ('son', 'daughter'), 'spouse': ('wife', 'husband', 'partner'),
-         'partner': ('boyfriend', 'girlfriend', 'wife', 'husband'), 'bf': ('boyfriend',), 'gf': ('girlfriend',), 'bird': ('parrot', 'budgie', 'canary', 'cockatoo', 'parakeet')}
-PET_WORDS = {'pet', 'animal', 'bird', 'dog', 'cat'} | set(ANIMALS)
-QUIET = {'what', "what's", 'is', 'are', 'the', 'a', 'an', 'do', 'does', 'did', 'was', 'which', 'how', 'of', 'for', 'in', 'at', 'again'}
+         'partner': ('boyfriend', 'girlfriend', 'wife', 'husband'), 'married': ('wife', 'husband', 'partner'), 'half': ('wife', 'husband', 'partner', 'boyfriend', 'girlfriend'), 'bf': ('boyfriend',), 'gf': ('girlfriend',), 'bird': ('parrot', 'budgie', 'canary', 'cockatoo', 'parakeet')}
+PET_WORDS = {'pet', 'animal', 'bird', 'dog', 'cat', 'rodent', 'reptile', 'scaly', 'furry', 'fish', 'lizard'} | set(ANIMALS)
+QUIET = {'what', "what's", 'where', 'is', 'are', 'the', 'a', 'an', 'do', 'does', 'did', 'was', 'which', 'how', 'of', 'for', 'in', 'at', 'again'}
 
 def _bag(q: str) -> set[str]:
     words = set(re.findall(r"[^\W\d_]+", q.lower().replace("'s", ' ')))
@@ -120,11 +120,12 @@ def guess(text: str, people: People, facts: list[Fact]) -> list[Fact]:
         scored = []
         for f in facts:
             cues, whose = _cues(f)
-            if kin_named - whose and f.subject.startswith(people.user + "'s "): continue      # 'my brother' is not the son
+            if kin_named and not kin_named & whose and not Q & whose & PET_WORDS and f.subject.startswith(people.user + "'s "): continue   # 'my brother' is not the son
             rel = _hits(q, Q, cues)
             if f.subject == people.user: who = 1 if Q & SELF else (1 if Q - QUIET <= cues and not kin_named else 0)
             elif f.subject.startswith(people.user + "'s "): who = int(bool(Q & SELF)) + 2 * bool(Q & whose) if Q & (SELF | whose) else 0
             else: who = 2 * any(people.kin.get(k) == f.subject for k in kin_named)
+            if f.relation.startswith('named:') and not Q & whose: continue        # 'the name of the company …' is no one's name
             if rel and who: scored.append((10 * rel + who, f))
         scored.sort(key=lambda x: -x[0])
         if scored and (len(scored) == 1 or scored[0][0] > scored[1][0]): best.append(scored[0][1])
@@ -132,7 +133,7 @@ def guess(text: str, people: People, facts: list[Fact]) -> list[Fact]:
 
 def spoken(f: Fact, completion: str, user: str) -> str:
     "The answer as said to the user: \"You work as a luthier.\" for the fact 'Jürgen works as a' completed 'luthier'."
-    text = f"{f.text} {completion}."
+    text = re.sub(r"\ba (?=[aeiouAEIOU])", 'an ', f"{f.text} {completion}.")      # 'works as a' + 'actuary' 
     if f.subject.startswith(user + "'s "): return 'Your ' + text[len(user) + 3:]
     if f.subject != user: return text
     verb, _, rest = text[len(user):].strip().partition(' ')

@@ -82,13 +82,15 @@ KIN = ('sister', 'brother', 'friend', 'best friend', 'boyfriend', 'girlfriend', 
        'aunt', 'uncle', 'mother', 'father', 'mum', 'mom', 'dad', 'partner', 'wife', 'husband', 'son', 'daughter', 'boss',
        'flatmate', 'roommate', 'grandmother', 'grandfather', 'grandma', 'grandpa', 'granny', 'niece', 'nephew', 'fiancé',
        'fiancée', 'fiance', 'fiancee', 'stepmother', 'stepfather', 'stepsister', 'stepbrother', 'teacher', 'landlord',
-       'landlady', 'housemate', 'classmate', 'coworker', 'co-worker', 'mentor', 'godmother', 'godfather', 'twin')
+       'landlady', 'housemate', 'classmate', 'coworker', 'co-worker', 'mentor', 'godmother', 'godfather', 'twin',
+       'granddaughter', 'grandson', 'stepson', 'stepdaughter')
 CATALOGUE = load_catalogue()
 ANIMALS = tuple(CATALOGUE['pet'].only)      # 'my ferret Pistachio': the animals the `pet` relation takes (one list)
 KIN += ANIMALS
 ONE_OF = ('best friend', 'boyfriend', 'girlfriend', 'mother', 'father', 'mum', 'mom', 'dad', 'partner', 'wife', 'husband',
           'boss', 'fiancé', 'fiancée', 'fiance', 'fiancee', 'stepmother', 'stepfather', 'landlord', 'landlady')   # a person has one
-KIN_ADJ = ('older', 'younger', 'little', 'big', 'baby', 'elder', 'twin', 'new', 'old', 'oldest', 'youngest', 'eldest', 'best')
+KIN_ADJ = ('older', 'younger', 'little', 'big', 'baby', 'elder', 'twin', 'new', 'old', 'oldest', 'youngest', 'eldest', 'best',
+           'late', 'only', 'wee', 'tiny', 'small', 'lil', 'fat', 'rescue', 'dear', 'lovely', 'beloved')
 ADVERBS = ('now', 'currently', 'still', 'also', 'actually', 'really', 'recently', 'already', 'even', 'usually', 'mostly',
            'finally', 'officially', 'happily', 'proudly', 'just')
 NEGATIONS = ('not', 'never', 'no longer', 'hardly', 'barely', 'cannot', 'nor', 'neither')
@@ -98,7 +100,7 @@ BOUNDARY = set("""and but or at in on for with since because now too also who wh
     every each day days night nights morning mornings evening evenings weekend weekends time times sometimes
     if unless until till after before during like than around near about into onto over under i you he she we they it
     me him her us them my your his our their its do does did have has had will would can could should might must
-    most lots lot much many more less few bit everything nothing something anything btw lol haha""".split())
+    most lots lot much many more less few bit everything nothing something anything btw lol haha very rn tbh tho ngl imo fr bc cuz coz cos""".split())
 CONNECT = ('de', 'da', 'do', 'dos', 'das', 'del', 'della', 'di', 'du', 'la', 'le', 'les', 'van', 'von', 'der', 'den', 'am',
            'upon', 'sur', 'en', 'y', 'al', 'el', 'of', 'on', 'the', 'and')
 NOT_NAMES = set("""fine good great ok okay well sorry happy sad tired back here there ready not so just also glad excited
@@ -116,6 +118,7 @@ NOT_NAMES = set("""fine good great ok okay well sorry happy sad tired back here 
 FUNCTION_CAPS = NOT_NAMES | set("""and but or so then now my our your his her their this that these those it we they you he she
     i the a an oh ah well yeah yep nope also actually anyway btw ps remember note please dear""".split())
 OPEN_VERBS_NEVER = set("""am was were be been have had has do did does will would can could should shall may might must need needs
+    shld shd wanna gonna gotta tryna hafta cant wont dont
     think thought know knew guess feel felt want wanted hope hoped mean meant see saw say said tell told ask asked wonder
     believe agree disagree understand suppose imagine wish like liked love loved hate hated prefer get got go went come came
     make made take took give gave try tried use used find found look looked seem seemed let put keep kept leave left call
@@ -127,10 +130,11 @@ OPEN_VERBS_NEVER = set("""am was were be been have had has do did does will woul
 def plain(text: str) -> str:
     "A user's text made regular for matching: NFKC, straight quotes, pronoun contractions spelled out, one space."
     t = normal_text(text).replace('’', "'").replace('‘', "'").replace('“', '"').replace('”', '"')
-    for a, b in ((r"\b([Ii])'m\b", r'\1 am'), (r'\b([Ii])m\b', r'\1 am'), (r"\b([Ii]|[Ww]e)'ve\b", r'\1 have'), (r'\b([Ii])ve\b', r'\1 have'),
+    for a, b in ((r"\b([Ii])'m\b", r'\1 am'), (r'\b([Ii])m\b', r'\1 am'), (r"\b([Ii]|[Ww]e)'ve\b", r'\1 have'), (r'\b([Ii]|[Ww]e)ve\b', r'\1 have'), (r'\b([Ss]?[Hh]e)s\b', r'\1 is'),
                  (r"\b([Ii]|[Ww]e)'d\b", r'\1 would'), (r"\b([Ww]e)'re\b", r'\1 are'), (r"\b([Ss]?[Hh]e)'s (got|been|moved|lived|had|just|relocated|started|always|never|taken|become)\b", r'\1 has \2'),
                  (r"\b([Ss]?[Hh]e)'s\b", r'\1 is'), (r"\b(\w+)n't\b", r'\1 not'), (r"\bcan not\b", 'cannot'),
-                 (r"\b(wo) not\b", 'will not'), (r"\b(\w+)'s (called|named)\b", r'\1 is \2'), (r"\b(mov(?:e|ed|ing)|went|go(?:ing)?|c[oa]me|back) 2\b", r'\1 to'), (r"\bbf\b", 'boyfriend'), (r"\bgf\b", 'girlfriend'), (r"\bdont\b", 'do not'), (r"\bdoesnt\b", 'does not'), (r"\bisnt\b", 'is not')):
+                 (r"\b(wo) not\b", 'will not'), (r"\b(\w+)'s (called|named)\b", r'\1 is \2'), (r"\b(mov(?:e|ed|ing)|went|go(?:ing)?|c[oa]me|back) 2\b", r'\1 to'), (r"\bbf\b", 'boyfriend'), (r"\bgf\b", 'girlfriend'), (r"\bbff\b", 'best friend'), (r"\bbro\b", 'brother'), (r"\bsis\b", 'sister'),
+                 (r"\bhubby\b", 'husband'), (r"\b(liv|work|play|learn|stay|teach|study)in\b", r'\1ing'), (r"\bdont\b", 'do not'), (r"\bdoesnt\b", 'does not'), (r"\bisnt\b", 'is not')):
         t = re.sub(a, b, t)
     return ' '.join(t.split())
 
@@ -225,7 +229,7 @@ def object_after(text: str, r: Relation) -> str | None:
     if not out: return None
     if r.object in ('place', 'name') and not is_capitalised(out[0]):
         out = [_title(w) if w.lower() not in CONNECT or i == 0 else w for i, w in enumerate(out[:2 if r.object == 'name' else 3])]
-    obj = ' '.join(out).strip("'-")
+    obj = re.sub(r"(?<=\w) language$", '', ' '.join(out).strip("'-"))    # 'Icelandic language'
     low = obj.lower()
     if r.only:
         fits = [o for o in r.only if low == o or low.startswith(o + ' ')]

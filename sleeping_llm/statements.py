@@ -11,18 +11,21 @@ from .relations import *
 from .relations import _kin_at_end, _title
 
 # %% auto #0
-__all__ = ['KIN_NAMED', 'POSSESSIVE', 'OPEN_VERB', 'HAS_KIN', 'PATTERNS', 'SHARED', 'PRONOUN', 'DROPPED', 'OPENING',
-           'NAMED_AFTER', 'LOWER_PET', 'ITS_NAME', 'MAX_PER_SENTENCE', 'MAX_PER_TURN', 'Extraction', 'extract']
+__all__ = ['INSIDE', 'KIN_NAMED', 'POSSESSIVE', 'OPEN_VERB', 'HAS_KIN', 'A_PET', 'PATTERNS', 'SHARED', 'PRONOUN', 'DROPPED',
+           'OPENING', 'NAMED_AFTER', 'LOWER_NAME', 'ITS_NAME', 'MAX_PER_SENTENCE', 'MAX_PER_TURN', 'Extraction',
+           'extract']
 
 # %% ../nbs/09c_statements.ipynb #4f7c1a01
 def _alts(phrases) -> str:
     ps = sorted({p for p in phrases if not p.startswith("'")}, key=len, reverse=True)
-    return '|'.join(re.escape(p).replace(r'\ ', r'\s+') for p in ps)
+    return '|'.join(re.escape(p).replace(r'\ ', INSIDE) for p in ps)
+INSIDE = r'\s+(?:(?:now|still|currently|actually|also|really|just|recently|finally|up|down|out|over)\s+)?'   # 'I live now in', 'live up in'
 
-KIN_NAMED = re.compile(rf"(?<![\w'])(?:my|our)\s+(?:(?:{'|'.join(KIN_ADJ)})\s+)?(?P<kin>{'|'.join(KIN)})\s+(?P<name>{WORD}(?:\s+{WORD})?)", re.I)
-POSSESSIVE = re.compile(rf"(?<![\w'])(?P<poss>my|our|his|her|{WORD}'s|{WORD}s')\s+(?P<fav>(?:favou?rite|fave)\s+)?(?P<thing>{WORD}(?:\s+{WORD})?)\s+(?:is|are|was)\s+(?P<named>(?:called|named)\s+)?", re.I)
+KIN_NAMED = re.compile(rf"(?:(?<![\w'])(?P<my>my|our)\s+|^)(?:(?:{'|'.join(KIN_ADJ)})\s+)?(?P<kin>{'|'.join(KIN)})\s*[,:]?\s+(?P<name>{WORD}(?:\s+{WORD})?)", re.I)
+POSSESSIVE = re.compile(rf"(?<![\w'])(?P<poss>my|our|his|her|{WORD}'s|{WORD}s')\s+(?P<fav>(?:(?:absolute|all-time|very)\s+)?(?:favou?rite|fave)\s+)?(?P<thing>{WORD}(?:\s+{WORD})?),?\s+(?:is|are|was)\s+(?P<named>(?:called|named)\s+)?", re.I)
 OPEN_VERB = re.compile(r"(?<![\w'])(?:I|i)\s+(?:(?:" + '|'.join(ADVERBS) + r")\s+)*(?P<verb>[a-z]+)\s+(?=\S)")
-HAS_KIN = re.compile(rf"(?<![\w'])(?P<who>I|i|{WORD})\s+(?:have|has)\s+(?:got\s+)?an?\s+(?:(?:{'|'.join(KIN_ADJ)})\s+)?(?P<kin>{'|'.join(KIN)})\s+(?:called|named)\s+(?=\S)")
+HAS_KIN = re.compile(rf"(?<![\w'])(?P<who>I|i|{WORD})\s+(?:have|has)\s+(?:got\s+)?(?:also\s+)?(?:an?|one)\s+(?P<mid>(?:[\w-]+\s+){{0,2}}?)(?P<kin>[\w-]+)\s+(?:called|named)\s+(?=\S)")
+A_PET = re.compile(rf"(?<![\w'])(?:an?|one)\s+(?P<mid>(?:[\w-]+\s+){{0,3}}?)(?P<kin>{'|'.join(ANIMALS)})\s+(?:called|named)\s+(?=\S)", re.I)   # 'my companion, a stout spaniel named …'
 
 def _patterns(cat: dict[str, Relation]) -> list:
     out = []
@@ -55,8 +58,8 @@ SHARED, PRONOUN = re.compile(r"(?:,|\band)\s*$", re.I), re.compile(r"\b(?:he|she
 DROPPED = ('city', 'hometown', 'birthplace', 'job', 'employer')   # said without "I" at a sentence's start: 'moved to Sanok last year'
 OPENING = re.compile(r"^(?:(?:oh|and|so|but|well|also|now|currently|actually|just|still|anyway|ok|okay|btw|lol)[,!]?\s+)*$", re.I)
 NAMED_AFTER = re.compile(r"(?:an?|the)\s+(?:[\w'-]+\s+){0,3}?(?:called|named)\s+", re.I)     # 'my dog is a old greyhound called biscotti'
-LOWER_PET = re.compile(rf"({WORD})(?:\s+(says|is|was|has|loves|likes|hates|sleeps|who|and)\b|\s*[,.!]|\s*$)")
-ITS_NAME = re.compile(rf"\b(?:a|an|my|our)\s+(?:[\w-]+\s+)?({'|'.join(KIN)})\b", re.I)           # '… a parrot, his name is …'
+LOWER_NAME = re.compile(rf"({WORD})(?:\s+(says|said|is|was|has|had|keeps|kept|loves|likes|hates|sleeps|lives|works|plays|goes|gets|thinks|wants|who|and|just)\b|\s*[,.!]|\s*$)")
+ITS_NAME = re.compile(rf"\b(?:a|an|my|our|one)\s+(?:[\w-]+\s+)?({'|'.join(KIN)})\b", re.I)           # '… a parrot, his name is …'
 MAX_PER_SENTENCE, MAX_PER_TURN = 12, 24     # more is a list pasted in, not something said: the rest is not stored
 
 def extract(text: str,                          # what the user wrote (one turn)
@@ -90,7 +93,7 @@ def extract(text: str,                          # what the user wrote (one turn)
             where = at and is_capitalised(s[m.end() + at.end():][:1]) and object_after(s[m.end() + at.end():][:200], CATALOGUE[r.where])
             if where: found.append((m.start(), m.end(), subj, CATALOGUE[r.where], where, kin, clause))   # 'a nurse in Leeds'
         for m in POSSESSIVE.finditer(s):
-            r, thing = None, m['thing'].lower(); fav = (m['fav'] or '').lower().replace('favorite', 'favourite').replace('fave', 'favourite')
+            r, thing, fav = None, re.sub(rf"^(?:{'|'.join(KIN_ADJ)})\s+", '', m['thing'].lower()), 'favourite ' if m['fav'] else ''
             own = re.fullmatch(rf"({WORD})'s name", thing)                       # "my dog's name is Biscuit"
             if own: thing = own[1]
             if (fav + thing) in NOUNS and not own: r = NOUNS[fav + thing]
@@ -109,19 +112,24 @@ def extract(text: str,                          # what the user wrote (one turn)
             if subj and obj: found.append((m.start(), m.end(), subj, r, obj, kin, s[_clause_start(s, m.start()):m.end()]))
         for m in HAS_KIN.finditer(s):
             subj = people.user if m['who'].lower() in ('i', 'we') else m['who']
-            if subj != people.user and (not is_capitalised(subj) or subj.lower() in FUNCTION_CAPS): continue
+            if subj != people.user and (not is_capitalised(subj) or subj.lower() in FUNCTION_CAPS) or BOUNDARY & set(m['mid'].lower().split()): continue
             obj = object_after(s[m.end():m.end() + 200], open_relation(m['kin'], named=True))
             if obj: found.append((m.start(), m.end(), subj, open_relation(m['kin'], named=True), obj, None, ''))
+        for m in A_PET.finditer(s):
+            before = s[:m.start()].lower()
+            if re.search(r"\b(?:my|our|i|we|me)\b", before) and not set(re.findall(r"[\w-]+", before)) & (set(KIN) - set(ANIMALS)) and not BOUNDARY & set(m['mid'].lower().split()):
+                if (obj := object_after(s[m.end():m.end() + 200], open_relation(m['kin'], named=True))) and not any(f[4] == obj for f in found):
+                    found.append((m.start(), m.end(), people.user, open_relation(m['kin'].lower(), named=True), obj, None, s[_clause_start(s, m.start()):m.end()]))
         for m in KIN_NAMED.finditer(s):                          # 'I live in Leeds with my girlfriend Priyanka': named in passing
             kin, name = m['kin'].lower(), ' '.join(itertools.takewhile(lambda w: is_capitalised(w) and w.lower() not in FUNCTION_CAPS, m['name'].split()))
-            low = kin in ANIMALS and not name and LOWER_PET.match(s[m.start('name'):])     # 'my tortoise bartholomew-jones says hi'
-            if low and low[1].lower() not in FUNCTION_CAPS | BOUNDARY | OPEN_VERBS_NEVER and (low[2] or not low[1].endswith('s')): name = _title(low[1])
+            low = m['my'] and not name and LOWER_NAME.match(s[m.start('name'):])     # 'my gf thảo says', 'my tortoise bartholomew-jones says hi'
+            if low and low[1].lower() not in FUNCTION_CAPS | BOUNDARY | OPEN_VERBS_NEVER | set(ADVERBS) and not low[1].endswith('ly') and (low[2] or not low[1].endswith('s')): name = _title(low[1])
             if name and not any(f[2] == name or f[5] == kin for f in found):
                 found.append((m.start(), m.end(), people.user, open_relation(kin, named=True), name, None, s[_clause_start(s, m.start()):m.end()]))
         spans = [(a, b) for a, b, *_ in found]
         for m in OPEN_VERB.finditer(s):
             v = m['verb']
-            if v in OPEN_VERBS_NEVER or v.endswith(('ed', 'ing')) or any(a <= m.start() < b for a, b in spans): continue
+            if v in OPEN_VERBS_NEVER or v.endswith(('ed', 'ing', 'ly')) or any(a <= m.start() < b for a, b in spans): continue
             obj = object_after(s[m.end():m.end() + 200], verb_relation(v))
             if obj and obj.lower() not in BOUNDARY and not s[m.end():m.end() + 200].lower().startswith(('my ', 'your ', 'to ', 'it', 'that', 'this', 'you')):
                 found.append((m.start(), m.end(), people.user, verb_relation(v), obj, None, s[_clause_start(s, m.start()):m.end()]))

@@ -4,15 +4,16 @@
 
 # %% ../nbs/14a_conversation.ipynb #7e4c44c5
 from __future__ import annotations
-import argparse, json, os, re, subprocess, sys, tempfile, time, yaml
+import argparse, json, os, re, subprocess, sys, tempfile, time, unicodedata, yaml
 from pathlib import Path
 from .core import *
 from .relations import *
 from .statements import *
+from .questions import *
 from .judge import *
 
 # %% auto #0
-__all__ = ['load_suite', 'extraction_score', 'replies', 'play', 'main']
+__all__ = ['load_suite', 'extraction_score', 'routing_score', 'fold', 'replies', 'play', 'main']
 
 # %% ../nbs/14a_conversation.ipynb #8f54e3df
 def load_suite(path: Path | None = None) -> list[dict]:
@@ -34,6 +35,24 @@ def extraction_score(conv: dict, known=None) -> dict:
     return dict(expected=len(want), stored=len(got & want), junk=sorted(' | '.join(x) for x in got - want),
                 missed=sorted(' | '.join(x) for x in want - got),
                 never=[o for o in conv.get('never', []) if any(o.lower() == x[2] for x in got)])
+
+# %% ../nbs/14a_conversation.ipynb #7de6be4d
+def routing_score(conv: dict) -> dict:
+    "Replay a stranger conversation (no weights): for each question, the fact it reaches, and whether that fact holds an expected answer."
+    people, facts = People(), {}
+    for line in conv['teach']:
+        for c in extract(line, people).candidates:
+            if grounded(c.fact, line, people): facts[c.fact.id] = c.fact
+    out = []
+    for a in conv['ask']:
+        held = [f for s, r in asked(a['q'], people) if (f := facts.get(fact_about(s, r, '?').id))]
+        got = f"Your name is {people.user}" if asks_name(a['q']) else ' '.join(str(f) for f in (held or guess(a['q'], people, list(facts.values())))[:1])
+        out.append(dict(q=a['q'], reached=got, ok=any(fold(e) in fold(got) for e in a['expect'])))
+    return dict(facts=[str(f) for f in facts.values()], asks=out, ok=sum(x['ok'] for x in out))
+
+def fold(s: str) -> str:
+    "Lower case without accents: 'Søren' and 'soren' compare equal."
+    return ''.join(c for c in unicodedata.normalize('NFKD', s.lower().replace('ø', 'o').replace('ð', 'd')) if not unicodedata.combining(c))
 
 # %% ../nbs/14a_conversation.ipynb #45559b83
 def _cli(home: Path, lines: list[str], timeout: float) -> str:

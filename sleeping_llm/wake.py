@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_wake.ipynb #de633ac8
 from __future__ import annotations
-import dataclasses, functools, json, os, queue, re, threading, time, uuid, torch
+import dataclasses, functools, json, os, queue, re, threading, time, unicodedata, uuid, torch
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from fastcore.basics import patch
@@ -205,8 +205,8 @@ def compact(self: Session, keep: int = 4) -> bool:
 
 @patch
 def fit(self: Session, text: str) -> tuple[str, bool]:
-    "`text` cut (head kept) to at most half the window (less what the system prompt and the reply need), so one message can never overflow the context."
-    c = self.cfg.context
+    "`text` without emoji (else the model answers in emoji), cut (head kept) to at most half the window (less what the system prompt and the reply need)."
+    c, text = self.cfg.context, ' '.join(''.join(ch for ch in text if unicodedata.category(ch) != 'So' and ch not in '\ufe0f\u200d').split()) or text
     limit = max(16, min(c.max_tokens // 2, c.max_tokens - self.tokens([]) - self.max_new_tokens - 8))
     ids = self.lm.tokenizer(text[:limit * 8], add_special_tokens=False)['input_ids']
     if len(ids) <= limit and len(text) <= limit * 8: return text, False

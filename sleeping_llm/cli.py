@@ -102,10 +102,10 @@ def repl(cfg: Config, stdin=None, auto_sleep: bool | None = None) -> int:
             try: s.wait_writes()
             except KeyboardInterrupt: print('left with writes pending: they resume at the next start')
         print(f"{msg}bye. Conversation saved in {s.log_path}"); return 0
-    while True:
-        if not tty: s.wait_writes()                # a script: each line sees the previous line's writes
-        print('you> ', end='', flush=True); waiting[0] = True
-        try: line = stdin.readline()
+    while True:                                    # a Ctrl-C anywhere in the loop is caught (one between a reply and the prompt too)
+        try:
+            if not tty: s.wait_writes()            # a script: each line sees the previous line's writes
+            print('you> ', end='', flush=True); waiting[0] = True; line = stdin.readline()
         except KeyboardInterrupt: print('\n(interrupted: /quit to leave)'); continue
         finally: waiting[0] = False
         if line == '': return leave('\n(end of input) ')
@@ -132,8 +132,7 @@ def repl(cfg: Config, stdin=None, auto_sleep: bool | None = None) -> int:
         except KeyboardInterrupt:
             if getattr(s.progress, 'bar', None) is not None: s.progress.bar.close(); s.progress.bar = None   # a sleep's bar
             print('\n(interrupted: the reply so far is above, nothing half-written is kept; /quit to leave)')
-        except Exception as e: print(f"error: {type(e).__name__}: {e} (nothing was written for this turn; the conversation goes on)")
-        sys.stdout.flush()
+        except Exception as e: print(f"error: {type(e).__name__}: {e} (nothing was written for this turn; the conversation goes on)", flush=True)
 
 # %% ../nbs/16_cli.ipynb #062222ad
 DEMO_TURNS = [

@@ -13,7 +13,8 @@ from .questions import *
 from .judge import *
 
 # %% auto #0
-__all__ = ['load_suite', 'extraction_score', 'routing_score', 'fold', 'replies', 'play', 'main']
+__all__ = ['load_suite', 'extraction_score', 'routing_score', 'fold', 'replies', 'play', 'play_stranger', 'play_strangers',
+           'main']
 
 # %% ../nbs/14a_conversation.ipynb #8f54e3df
 def load_suite(path: Path | None = None) -> list[dict]:
@@ -45,8 +46,7 @@ def routing_score(conv: dict) -> dict:
             if grounded(c.fact, line, people): facts[c.fact.id] = c.fact
     out = []
     for a in conv['ask']:
-        held = [f for s, r in asked(a['q'], people) if (f := facts.get(fact_about(s, r, '?').id))]
-        got = f"Your name is {people.user}" if asks_name(a['q']) else ' '.join(str(f) for f in (held or guess(a['q'], people, list(facts.values())))[:1])
+        got = f"Your name is {people.user}" if asks_name(a['q']) else ' '.join(str(f) for f in route(a['q'], people, list(facts.values()))[:1])
         out.append(dict(q=a['q'], reached=got, ok=any(fold(e) in fold(got) for e in a['expect'])))
     return dict(facts=[str(f) for f in facts.values()], asks=out, ok=sum(x['ok'] for x in out))
 
@@ -100,14 +100,38 @@ def play(conv: dict, home: Path, timeout: float = 3600) -> dict:
                 stale=sum(x['is_stale'] for x in asked_), answers=asked_, seconds=_seconds(home))
 
 # %% ../nbs/14a_conversation.ipynb #bd5dd6d1
+def play_stranger(conv: dict, home: Path, timeout: float = 3600) -> dict:
+    "A stranger's conversation through the CLI, then its questions in a fresh process: an answer is right if it holds an expected string."
+    _cli(home, conv['teach'], timeout)
+    ans = replies(_cli(home, [a['q'] for a in conv['ask']], timeout))[-len(conv['ask']):]
+    asks = [dict(q=a['q'], reply=r, ok=any(fold(e) in fold(r) for e in a['expect'])) for a, r in zip(conv['ask'], ans)]
+    return dict(name=conv['name'], ok=sum(x['ok'] for x in asks), asked=len(conv['ask']), answers=asks,
+                routing=routing_score(conv)['ok'], seconds=_seconds(home))
+
+def play_strangers(path: Path, only=(), redo: bool = False) -> dict:
+    "Every stranger's conversation (or those named in `only`) through the CLI, resumable: results in `path` after each."
+    from sleeping_llm.evaluate import machine
+    res = json.loads(path.read_text()) if path.exists() else {}
+    res['machine'] = machine(); played = res.setdefault('played', {})
+    for c in json.loads((DATA/'conversations'/'strangers.json').read_text(encoding='utf-8'))['conversations']:
+        if (only and c['name'] not in only) or (c['name'] in played and not redo): continue
+        t0 = time.time(); r = play_stranger(c, Path(tempfile.mkdtemp(prefix='stranger-'))); r['wall_seconds'] = time.time() - t0
+        played[c['name']] = r; print(f"{c['name']}: {r['ok']}/{r['asked']} right (reached without weights: {r['routing']}), {r['wall_seconds']:.0f} s", flush=True)
+        res['total'] = dict(right=sum(x['ok'] for x in played.values()), asked=sum(x['asked'] for x in played.values()), conversations=len(played))
+        atomic_write(path, json.dumps(res, indent=1, ensure_ascii=False))
+    return res
+
+# %% ../nbs/14a_conversation.ipynb #812724b1
 def main(argv=None) -> int:
-    "python -m sleeping_llm.conversation [--only ID ...] [--extraction]: play the suite, write data/bench/conversation.json."
+    "python -m sleeping_llm.conversation [--only ID ...] [--extraction] [--strangers]: play the suite (or the strangers), write data/bench/*.json."
     ap = argparse.ArgumentParser(prog='python -m sleeping_llm.conversation', description=main.__doc__)
     ap.add_argument('--only', nargs='*', help='conversation ids (default: all)')
     ap.add_argument('--extraction', action='store_true', help='extraction alone (no model)')
     ap.add_argument('--redo', action='store_true', help='play again the conversations already in --out')
     ap.add_argument('--out', default=str(DATA/'bench'/'conversation.json'))
+    ap.add_argument('--strangers', action='store_true', help='play data/conversations/strangers.json instead (writes data/bench/strangers.json)')
     a = ap.parse_args(argv)
+    if a.strangers: print(json.dumps(play_strangers(DATA/'bench'/'strangers.json', a.only or (), a.redo).get('total'), indent=1)); return 0
     suite = [c for c in load_suite() if not a.only or c['id'] in a.only]
     path = Path(a.out); res = json.loads(path.read_text()) if path.exists() else {}
     from sleeping_llm.backends import load_model

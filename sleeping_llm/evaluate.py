@@ -13,9 +13,9 @@ from .backends import *
 from .memit import ends_word, logits_at
 
 # %% auto #0
-__all__ = ['FLUENCY_PROMPTS', 'QUESTIONS', 'complete', 'begins_with', 'object_budget', 'mentions', 'answered', 'recall',
-           'ngram_entropy', 'fluency', 'neighbourhood_baseline', 'evaluate', 'base_metrics', 'said', 'known_prompts',
-           'still_known', 'load_neighbourhood', 'question', 'chat_recall', 'machine']
+__all__ = ['FLUENCY_PROMPTS', 'QUESTIONS', 'complete', 'begins_with', 'object_budget', 'mentions', 'completions', 'answered',
+           'recall', 'ngram_entropy', 'fluency', 'neighbourhood_baseline', 'evaluate', 'base_metrics', 'said',
+           'known_prompts', 'still_known', 'load_neighbourhood', 'question', 'chat_recall', 'machine']
 
 # %% ../nbs/04_evaluate.ipynb #1bc9051a
 def complete(lm: Backend, prompts: list[str], max_new_tokens: int = 8, batch: int = 32) -> list[str]:
@@ -36,11 +36,16 @@ def mentions(text: str, obj: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(obj.strip().lower())}(?!\w)", text.lower()) is not None
 
 # %% ../nbs/04_evaluate.ipynb #b107293a
-def answered(lm: Backend, pairs: list[tuple[str, str]]) -> list[bool]:
+def completions(lm: Backend, pairs: list[tuple[str, str]], quick: bool = False) -> list[str]:
+    "Per (prompt, answer): the prompt's greedy raw completion (long enough for the answer); with `quick`, the answer itself where `said` finds greedy decoding says it."
+    out = [o for _, o in pairs] if quick else [''] * len(pairs)
+    todo = [i for i, s in enumerate(said(lm, pairs)) if not s] if quick else list(range(len(pairs)))
+    for i, c in zip(todo, complete(lm, [pairs[i][0] for i in todo], object_budget(lm.tokenizer, [pairs[i][1] for i in todo])) if todo else []): out[i] = c
+    return out
+
+def answered(lm: Backend, pairs: list[tuple[str, str]], quick: bool = False) -> list[bool]:
     "Per (prompt, answer): does the greedy completion of the raw prompt begin with the answer?"
-    if not pairs: return []
-    n = object_budget(lm.tokenizer, [o for _, o in pairs])
-    return [begins_with(c, o) for c, (_, o) in zip(complete(lm, [p for p, _ in pairs], n), pairs)]
+    return [begins_with(c, o) for c, (_, o) in zip(completions(lm, pairs, quick), pairs)]
 
 def recall(lm: Backend, facts: list[Fact],
            paraphrases: bool = False,  # each paraphrase prompt instead of the fact's own
@@ -48,10 +53,7 @@ def recall(lm: Backend, facts: list[Fact],
           ) -> list[bool]:
     "Per fact (or per paraphrase prompt): does greedy free generation begin with the object?"
     pairs = [(p.format(f.subject), f.object) for f in facts for p in (f.paraphrases if paraphrases else [f.prompt])]
-    if not quick: return answered(lm, pairs)
-    ok = said(lm, pairs); miss = [i for i, o in enumerate(ok) if not o]
-    for i, o in zip(miss, answered(lm, [pairs[i] for i in miss])): ok[i] = o
-    return ok
+    return answered(lm, pairs, quick)
 
 def ngram_entropy(text: str, ns=(2, 3), weights=(1 / 3, 2 / 3)) -> float:
     "Weighted entropy (bits) of the word n-gram distributions of `text`."
@@ -92,8 +94,9 @@ def base_metrics(lm: Backend, neighbourhood: list[dict]) -> dict:
     return dict(neighbourhood=neighbourhood_baseline(lm, neighbourhood), ppl=perplexity(lm), fluency=fluency(lm))
 
 # %% ../nbs/04_evaluate.ipynb #deb3bc97
-def said(lm: Backend, pairs: list[tuple[str, str]], margin: float = 0.05) -> list[bool]:
-    "Per (prompt, answer), from one teacher-forced pass: is each answer token the top choice, ahead of the next by `margin` (log-probability), then a word end?"
+def said(lm: Backend, pairs: list[tuple[str, str]], margin: float = 0.05, batch: int = 64) -> list[bool]:
+    "Per (prompt, answer), from one teacher-forced pass (per `batch`): is each answer token the top choice, ahead of the next by `margin` (log-probability), then a word end?"
+    if len(pairs) > batch: return [x for b in range(0, len(pairs), batch) for x in said(lm, pairs[b:b + batch], margin, batch)]
     if not pairs: return []
     seqs = [(lm.tokenizer(p)['input_ids'], object_ids(lm.tokenizer, o)) for p, o in pairs]
     at = [(b, len(p) - 1 + j) for b, (p, o) in enumerate(seqs) for j in range(len(o) + 1)]

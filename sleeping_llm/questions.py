@@ -10,8 +10,8 @@ from .relations import *
 from .relations import _title
 
 # %% auto #0
-__all__ = ['ASK_PREFIX', 'QUESTIONS', 'OPEN_ASKS', 'TEXTING', 'NAME_ASK', 'SELF', 'ALIKE', 'PET_WORDS', 'QUIET', 'ask_regex',
-           'asks_name', 'asked', 'guess', 'spoken']
+__all__ = ['ASK_PREFIX', 'QUESTIONS', 'OPEN_ASKS', 'TEXTING', 'NAME_ASK', 'SELF', 'ALIKE', 'PET_WORDS', 'KINDS', 'STOP', 'QUIET',
+           'ask_regex', 'asks_name', 'asked', 'guess', 'route', 'spoken']
 
 # %% ../nbs/09a_questions.ipynb #55637424
 def ask_regex(pattern: str) -> str:
@@ -20,7 +20,7 @@ def ask_regex(pattern: str) -> str:
     who = rf"(?P<n>i|me|he|she|(?:my|our)\s+(?:(?:{adj})\s+)?(?:{kin})|{WORD}(?:\s+{WORD})?)"
     whose = rf"(?P<p>my|our|his|her|(?:my|our)\s+(?:(?:{adj})\s+)?(?:{kin})'s|{WORD}(?:\s+{WORD})?'s)"
     return '^' + pattern.replace('{n}', who).replace('{p}', whose).replace('{be}', r'(?:am|is|are|was|were)') + '$'
-ASK_PREFIX = re.compile(r"^(?:(?:and|so|but|ok|okay|hey|hi|now|also|quick question|question|then)[,:]?\s+)*(?:(?:do you (?:still )?(?:know|remember)|can you (?:tell me|remind me)|could you tell me|tell me|remind me|i forgot|i wonder|any idea)(?: again)?,?\s+)?", re.I)
+ASK_PREFIX = re.compile(r"^(?:(?:and|so|but|ok|okay|hey|hi|now|also|quick question|question|then)[,:]?\s+)*(?:(?:do you (?:still )?(?:know|remember)|can you (?:tell me|remind me)|could you tell me|would you (?:tell|remind) me|tell me|remind me|i forgot|i wonder|any idea)(?: again)?,?\s+)?", re.I)
 def _compiled(cat: dict) -> list:
     out = []
     for r in cat.values():
@@ -37,7 +37,7 @@ OPEN_ASKS = [(True, re.compile(ask_regex(r"what(?:'s| is| are) {p} (?P<thing>[\w
              (None, re.compile(ask_regex(r"what do(?:es)? {n} (?P<verb>[a-z]+)"), re.I))]
 
 def _who(word: str, people: People) -> str | None:
-    w = ' '.join(re.sub(r"'s?$", '', word).split()); lw = w.lower()
+    w = ' '.join(x for x in re.sub(r"'s?$", '', word).split() if x.lower() not in ADVERBS); lw = w.lower()   # 'where do i even live'
     if lw in ('i', 'me', 'my', 'our'): return people.user
     if lw in ('he', 'she', 'his', 'her'): return people.last
     for k in sorted(KIN, key=len, reverse=True):                                 # 'my best friend' before 'my friend'
@@ -50,17 +50,17 @@ def _who(word: str, people: People) -> str | None:
     return ' '.join(_title(x) for x in w.split())
 
 TEXTING = ((r"[^\w\s'?!.,-]+", ' '), (r"\b(what|where|who|how)s\b", r"\1's"), (r"\bwh?[ao]t\b", 'what'), (r"\bwhere'd\b", 'where did'), (r"\bu\b", 'you'),
-           (r"\bur\b", 'your'), (r"\br\b", 'are'), (r"\b(my|our|his|her) (\w+?)s (name|called)\b", r"\1 \2's \3"))
+           (r"\bur\b", 'your'), (r"\br\b", 'are'), (r"\b(my|our|his|her) (\w*[^\Ws])s (name|called)\b", r"\1 \2's \3"))
 
-def _questions(text: str):
+def _questions(text: str, strict: bool = False):
     """Each question in `text`, made regular: lower case, texting spelled out ('whats my dogs name' → "what's my dog's
-    name"), no emoji, no 'do you remember', no final 'now' or '?', 'which' read as 'what'."""
+    name"), no emoji, no 'do you remember', no final 'now' or '?', 'which' read as 'what'. `strict`: real questions only."""
     for s in sentences(plain(text)[:2000]):
         for a, b in TEXTING: s = re.sub(a, b, s, flags=re.I)
         q = ASK_PREFIX.sub('', s.strip().rstrip('?!. ').strip()).lower()
         q = re.sub(r"^which\b", 'what', q)            # 'which language am I learning' is 'what language …'
         q = re.sub(r"(?:,?\s+(?:now|again|currently|these days|nowadays|at the moment|right now|rn|please|pls|today|then|exactly|lol))+$", '', q)
-        if q and (is_question(s) or s.strip().endswith('?') or q != s.strip().rstrip('?!. ').lower()): yield q
+        if q and (is_question(s) or s.strip().endswith('?') or not strict and q != s.strip().rstrip('?!. ').lower()): yield q
 
 NAME_ASK = re.compile(r"^(?:what(?:'s| is| was) my (?:full |first |last |family )?(?:name|surname)|who am i|(?:my|what my) (?:full |last )?(?:name|surname)(?: is)?|what do you call me|who i am"
                       r"|what am i called|do you (?:know|remember) (?:my name|who i am))$")
@@ -93,7 +93,13 @@ SELF = {'i', 'me', 'my', 'mine', 'we', 'our', 'us', 'myself'}
 ALIKE = {'boy': ('son',), 'lad': ('son',), 'girl': ('daughter',), 'kid': ('son', 'daughter'), 'child': ('son', 'daughter'),
          'eldest': ('son', 'daughter'), 'youngest': ('son', 'daughter'), 'spouse': ('wife', 'husband', 'partner'),
          'partner': ('boyfriend', 'girlfriend', 'wife', 'husband'), 'married': ('wife', 'husband', 'partner'), 'half': ('wife', 'husband', 'partner', 'boyfriend', 'girlfriend'), 'bf': ('boyfriend',), 'gf': ('girlfriend',), 'bird': ('parrot', 'budgie', 'canary', 'cockatoo', 'parakeet')}
-PET_WORDS = {'pet', 'animal', 'bird', 'dog', 'cat', 'rodent', 'reptile', 'scaly', 'furry', 'fish', 'lizard'} | set(ANIMALS)
+PET_WORDS = {'pet', 'animal', 'critter', 'furry', 'scaly', 'rodent', 'reptile'}                   # any pet; and by kind:
+KINDS = {'dog': {'dog', 'puppy', 'dachshund', 'labrador', 'poodle', 'beagle', 'terrier', 'spaniel', 'greyhound', 'husky', 'collie',
+                 'corgi', 'pug', 'retriever', 'golden retriever', 'shepherd', 'sheepdog', 'bulldog', 'chihuahua', 'dalmatian',
+                 'whippet', 'lurcher', 'kelpie', 'schnauzer', 'rottweiler', 'labradoodle', 'cockapoo', 'staffie', 'pomeranian'},
+         'cat': {'cat', 'kitten', 'tabby', 'siamese cat', 'persian cat', 'sphynx'}, 'fish': {'fish', 'goldfish'},
+         'bird': {'parrot', 'budgie', 'canary', 'cockatoo', 'parakeet', 'hen', 'chicken', 'duck'}, 'lizard': {'lizard', 'gecko', 'iguana'}}
+STOP = {'when', 'why', 'time', 'long', 'much', 'many', 'should', 'could', 'would', 'can', 'will', 'start', 'finish', 'recommend'}
 QUIET = {'what', "what's", 'where', 'is', 'are', 'the', 'a', 'an', 'do', 'does', 'did', 'was', 'which', 'how', 'of', 'for', 'in', 'at', 'again'}
 
 def _bag(q: str) -> set[str]:
@@ -105,7 +111,8 @@ def _cues(f: Fact) -> tuple[set, set]:
     kind = f.relation.split(':', 1)
     if kind[0] == 'named':
         thing = kind[1]; pet = thing in ANIMALS or thing not in KIN
-        return {'name', 'called', 'named', 'who'} | ({thing} if pet else set()), {thing} | (PET_WORDS if pet else set())
+        kinds = {k for k, members in KINDS.items() if thing in members} if pet else set()
+        return {'name', 'called', 'named', 'who'} | ({thing} if pet else set()), {thing} | kinds | (PET_WORDS if pet else set())
     if kind[0] in ('open', 'verb'): return set(re.findall(r"[a-z]+", kind[1])) - {'favourite'}, set()
     r = CATALOGUE.get(f.relation)
     return (set(r.cues) | {r.name}) if r else set(), set()
@@ -115,14 +122,16 @@ def _hits(q: str, Q: set, cues: set) -> int: return len(Q & cues) + sum(' ' in c
 def guess(text: str, people: People, facts: list[Fact]) -> list[Fact]:
     "The one fact among `facts` that a question no pattern fits most likely asks about (see above), as a list; [] if none or a tie."
     best = []
-    for q in _questions(text):
+    for q in _questions(text, strict=True):
         Q = _bag(q); kin_named = {k for k in Q if k in KIN}
+        if Q & STOP or re.match(r"how (?:do|can|should|would) (?:i|we)\b", q): continue   # 'what time do I start work?', 'how do I get home?'
         scored = []
         for f in facts:
             cues, whose = _cues(f)
             if kin_named and not kin_named & whose and not Q & whose & PET_WORDS and f.subject.startswith(people.user + "'s "): continue   # 'my brother' is not the son
+            if 'who' in Q and not f.relation.startswith('named:'): continue      # 'who do I live with?' asks for a person
             rel = _hits(q, Q, cues)
-            if f.subject == people.user: who = 1 if Q & SELF else (1 if Q - QUIET <= cues and not kin_named else 0)
+            if f.subject == people.user: who = 0 if kin_named and not Q & {'i', 'we'} else 1 if Q & SELF else (1 if Q - QUIET <= cues else 0)
             elif f.subject.startswith(people.user + "'s "): who = int(bool(Q & SELF)) + 2 * bool(Q & whose) if Q & (SELF | whose) else 0
             else: who = 2 * any(people.kin.get(k) == f.subject for k in kin_named)
             if f.relation.startswith('named:') and not Q & whose: continue        # 'the name of the company …' is no one's name
@@ -131,12 +140,22 @@ def guess(text: str, people: People, facts: list[Fact]) -> list[Fact]:
         if scored and (len(scored) == 1 or scored[0][0] > scored[1][0]): best.append(scored[0][1])
     return best[:1]
 
+def route(text: str, people: People, facts: list[Fact]) -> list[Fact]:
+    """The held facts a question asks about: the readings of `asked` that `facts` hold; else `guess`, among the facts
+    about the subjects those readings name (their things, for "what's my X called"), or among all if there are none."""
+    keyed, readings = {fact_key(f): f for f in facts}, asked(text, people)
+    held = [f for s, r in readings if (f := keyed.get(fact_key(fact_about(s, r, '?'))))]
+    if held or not readings: return held or guess(text, people, facts)
+    subjects = {fact_about(s, r, '?').subject for s, r in readings}
+    things = people.user in subjects or any(r.name.startswith('named:') for _, r in readings)
+    return guess(text, people, [f for f in facts if f.subject in subjects or things and f.subject.startswith(people.user + "'s ")])
+
 def spoken(f: Fact, completion: str, user: str) -> str:
     "The answer as said to the user: \"You work as a luthier.\" for the fact 'Jürgen works as a' completed 'luthier'."
-    text = re.sub(r"\ba (?=[aeiouAEIOU])", 'an ', f"{f.text} {completion}.")      # 'works as a' + 'actuary' 
+    text = re.sub(r"\ba (?=[aeioAEIO])", 'an ', f"{f.text} {completion}.")      # 'works as a' + 'actuary' (not 'an university')
     if f.subject.startswith(user + "'s "): return 'Your ' + text[len(user) + 3:]
     if f.subject != user: return text
     verb, _, rest = text[len(user):].strip().partition(' ')
     base = {'is': 'are', 'has': 'have', 'does': 'do', 'was': 'were'}.get(verb) or (verb[:-3] + 'y' if verb.endswith('ies') else
-            verb[:-2] if re.search(r'(?:s|sh|ch|x|z|o)es$', verb) else verb[:-1] if verb.endswith('s') and not verb.endswith('ss') else verb)
+            verb[:-2] if re.search(r'(?:ss|sh|ch|x|zz|o)es$', verb) else verb[:-1] if verb.endswith('s') and not verb.endswith('ss') else verb)
     return f"You {base} {rest}" if not text[len(user):].startswith("'s") else 'Your ' + text[len(user) + 3:]

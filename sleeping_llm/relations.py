@@ -13,7 +13,7 @@ from .evaluate import mentions
 
 # %% auto #0
 __all__ = ['IRREGULAR', 'PAST', 'KIN', 'CATALOGUE', 'ANIMALS', 'ONE_OF', 'KIN_ADJ', 'ADVERBS', 'NEGATIONS', 'BOUNDARY', 'CONNECT',
-           'NOT_NAMES', 'FUNCTION_CAPS', 'OPEN_VERBS_NEVER', 'QUESTION_START', 'HYPOTHETICAL', 'INSTRUCTION',
+           'NOT_NAMES', 'MOODS', 'FUNCTION_CAPS', 'OPEN_VERBS_NEVER', 'QUESTION_START', 'HYPOTHETICAL', 'INSTRUCTION',
            'REMEMBER', 'WORD', 'CLAUSE', 'PLACE_NOUN', 'NAME_INTRO', 'NOUNS', 'Relation', 'third_person',
            'load_catalogue', 'open_relation', 'verb_relation', 'plain', 'sentences', 'is_question', 'is_capitalised',
            'People', 'subject_before', 'object_after', 'user_name', 'Candidate', 'fact_about', 'is_relation',
@@ -110,11 +110,13 @@ NOT_NAMES = set("""fine good great ok okay well sorry happy sad tired back here 
     mexican brazilian chinese japanese korean indian russian polish greek turkish swedish norwegian danish finnish
     icelandic austrian swiss belgian african european asian christian muslim jewish hindu buddhist catholic vegan
     vegetarian gay straight trans deaf blind retired unemployed pregnant left right human an ai assistant user bot
-    cool awesome amazing knackered unwell dead chill calm rich poor famous thirsty full gone safe certain serious young
-    lost stuck late early free alone alright awake asleep sleepy cold hot warm broke drunk lucky around off out in on up
-    down over away nervous worried anxious upset mad angry scared proud grateful thankful curious bored stressed confused
     today tomorrow yesterday monday tuesday wednesday thursday friday saturday sunday january february march april may june
     july august september october november december hi hello hey yes no thanks thank please what who why how where when""".split())
+MOODS = set("""cool awesome amazing knackered unwell dead chill calm rich poor famous thirsty full gone safe certain serious young
+    lost stuck late early free alone alright awake asleep sleepy cold hot warm broke drunk lucky around off out in on up
+    down over away nervous worried anxious upset mad angry scared proud grateful thankful curious bored stressed confused
+    grand skint chuffed gutted peckish stoked psyched pumped beat fried wrecked buzzing ace brill meh sound fab shattered
+    starving freezing boiling sorted set keen game""".split())   # after "im": how one is, not who (never read as a lowercase name)
 FUNCTION_CAPS = NOT_NAMES | set("""and but or so then now my our your his her their this that these those it we they you he she
     i the a an oh ah well yeah yep nope also actually anyway btw ps remember note please dear""".split())
 OPEN_VERBS_NEVER = set("""am was were be been have had has do did does will would can could should shall may might must need needs
@@ -207,7 +209,7 @@ def subject_before(prefix: str, people: People) -> tuple[str | None, str, str | 
     kin, _ = _kin_at_end(words[:-1] if words and words[-1] == ',' else words)     # 'Our daughter, Adanna,'
     return ' '.join(names), 'third', kin
 
-PLACE_NOUN = re.compile(r"(?:(?:a|an|the)\s+)?(?:[\w-]+\s+){0,2}?(?:town|village|city|hamlet|suburb|island|place)\s+(?:called|named|of)\s+", re.I)
+PLACE_NOUN = re.compile(r"(?:(?:a|an|the)\s+)?(?:[\w-]+\s+){0,2}?(?:town|village|city|hamlet|suburb|island|place)\s+(?:called|named)\s+|the\s+(?:[\w-]+\s+){0,2}?(?:town|village|city|hamlet|suburb|island)\s+of\s+", re.I)
 
 def object_after(text: str, r: Relation) -> str | None:
     "The object that follows a relation's verb phrase in `text`, as the user wrote it (capitalised for places and names)."
@@ -229,7 +231,7 @@ def object_after(text: str, r: Relation) -> str | None:
     if not out: return None
     if r.object in ('place', 'name') and not is_capitalised(out[0]):
         out = [_title(w) if w.lower() not in CONNECT or i == 0 else w for i, w in enumerate(out[:2 if r.object == 'name' else 3])]
-    obj = re.sub(r"(?<=\w) language$", '', ' '.join(out).strip("'-"))    # 'Icelandic language'
+    obj = re.sub(r"^([A-Z]\w*) [Ll]anguage$", r'\1', ' '.join(out).strip("'-"))    # 'Icelandic language' (not 'sign language')
     low = obj.lower()
     if r.only:
         fits = [o for o in r.only if low == o or low.startswith(o + ' ')]
@@ -241,10 +243,10 @@ def object_after(text: str, r: Relation) -> str | None:
 # %% ../nbs/09_relations.ipynb #85d61f76
 NAME_INTRO = re.compile(rf"(?:^|[,.;:!]\s*|\b(?:hi|hello|hey|actually|and|so|well|btw|oh|anyway|ok|okay|yeah|also)\s*,?\s+)(?:(?:my name is|my name's|name's|call me|you can call me|this is|i am|i'm)\s+)(?P<n>{WORD}(?:\s+{WORD}){{0,2}})", re.I)
 
-def user_name(text: str) -> str | None:
+def user_name(text: str, lower: bool = True) -> str | None:
     """The name the user gives themselves ('my name is Zoë Dubois', "I'm Maya", 'call me ana'), if any. 'I am …' counts
     with a capitalised name that is not a word like 'tired' or 'French', or one lowercase word that ends the clause
-    and is not shaped like an adjective ('im aoife, 27')."""
+    and is not shaped like an adjective or a mood ('im aoife, 27'; not 'im grand, thanks'), if `lower`."""
     for s in sentences(plain(text)[:2000]):
         if is_question(s): continue
         for m in NAME_INTRO.finditer(s):
@@ -253,7 +255,8 @@ def user_name(text: str) -> str | None:
             loose = 'i am' in intro or 'this is' in intro          # 'I am …' may be anything: capitals only
             if loose and words[0].lower() in NOT_NAMES: continue
             if loose and not is_capitalised(words[0]):                            # typed in lower case: one word, then the clause ends
-                if 'this is' in intro or words[0].lower().endswith(('ed', 'ing', 'ful', 'ous', 'ive', 'ish', 'less', 'able', 'ible', 'ly')): continue
+                if not lower or 'this is' in intro or words[0].lower() in MOODS: continue
+                if words[0].lower().endswith(('ed', 'ing', 'ful', 'ous', 'ive', 'ish', 'less', 'able', 'ible', 'ly', 'ian', 'ese', 'ic', 'al')): continue
                 if not re.match(r"\s*(?:$|[,.!?;:]|(?:btw|by the way|and|from|here)\b)", s[m.start('n') + len(words[0]):]): continue
                 words = words[:1]
             if re.search(r"\bnot\s*$", s[:m.start('n')]): continue

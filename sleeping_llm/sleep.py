@@ -88,12 +88,12 @@ def audit(mem: Memory,
           paraphrases: bool = True,        # test the paraphrases too
           reuse: bool = False,             # every fact passed its last check and no edit changed since: use those checks
          ) -> Audit:
-    "Step 3: re-test every fact (or the given rows) by greedy free generation and record the results."
+    "Step 3: re-test every fact (or the given rows): greedy free generation, decided as `recall(quick=True)` does; record the results."
     rows = rows if rows is not None else [r for rs in curate(mem).values() for r in rs]
     out = _unchanged_checks(mem, rows) if reuse else None
     if out is not None: return Audit(out, {r['edit_id']: 1.0 for r in out}, [])
     facts = [r['fact'] for r in rows]
-    comps = complete(mem.lm, [f.text for f in facts], object_budget(mem.lm.tokenizer, [f.object for f in facts])) if facts else []
+    comps = completions(mem.lm, [(f.text, f.object) for f in facts], quick=True)
     para = recall(mem.lm, facts, paraphrases=True, quick=True) if paraphrases else []
     out, i, hist = [], 0, []
     for r, f, c in zip(rows, facts, comps):

@@ -12,14 +12,14 @@ from .relations import _kin_at_end, _title
 
 # %% auto #0
 __all__ = ['INSIDE', 'KIN_NAMED', 'POSSESSIVE', 'OPEN_VERB', 'HAS_KIN', 'A_PET', 'PATTERNS', 'SHARED', 'PRONOUN', 'DROPPED',
-           'OPENING', 'NAMED_AFTER', 'LOWER_NAME', 'ITS_NAME', 'MAX_PER_SENTENCE', 'MAX_PER_TURN', 'Extraction',
-           'extract']
+           'OPENING', 'NAMED_AFTER', 'LOWER_NAME', 'ITS_NAME', 'PERSON', 'MAX_PER_SENTENCE', 'MAX_PER_TURN',
+           'Extraction', 'extract']
 
 # %% ../nbs/09c_statements.ipynb #4f7c1a01
 def _alts(phrases) -> str:
     ps = sorted({p for p in phrases if not p.startswith("'")}, key=len, reverse=True)
     return '|'.join(re.escape(p).replace(r'\ ', INSIDE) for p in ps)
-INSIDE = r'\s+(?:(?:now|still|currently|actually|also|really|just|recently|finally|up|down|out|over)\s+)?'   # 'I live now in', 'live up in'
+INSIDE = r'\s+(?:(?:now|still|currently|actually|also|really|just|recently|finally)\s+)?'   # 'I live now in', 'has recently taken up the'
 
 KIN_NAMED = re.compile(rf"(?:(?<![\w'])(?P<my>my|our)\s+|^)(?:(?:{'|'.join(KIN_ADJ)})\s+)?(?P<kin>{'|'.join(KIN)})\s*[,:]?\s+(?P<name>{WORD}(?:\s+{WORD})?)", re.I)
 POSSESSIVE = re.compile(rf"(?<![\w'])(?P<poss>my|our|his|her|{WORD}'s|{WORD}s')\s+(?P<fav>(?:(?:absolute|all-time|very)\s+)?(?:favou?rite|fave)\s+)?(?P<thing>{WORD}(?:\s+{WORD})?),?\s+(?:is|are|was)\s+(?P<named>(?:called|named)\s+)?", re.I)
@@ -58,8 +58,13 @@ SHARED, PRONOUN = re.compile(r"(?:,|\band)\s*$", re.I), re.compile(r"\b(?:he|she
 DROPPED = ('city', 'hometown', 'birthplace', 'job', 'employer')   # said without "I" at a sentence's start: 'moved to Sanok last year'
 OPENING = re.compile(r"^(?:(?:oh|and|so|but|well|also|now|currently|actually|just|still|anyway|ok|okay|btw|lol)[,!]?\s+)*$", re.I)
 NAMED_AFTER = re.compile(r"(?:an?|the)\s+(?:[\w'-]+\s+){0,3}?(?:called|named)\s+", re.I)     # 'my dog is a old greyhound called biscotti'
-LOWER_NAME = re.compile(rf"({WORD})(?:\s+(says|said|is|was|has|had|keeps|kept|loves|likes|hates|sleeps|lives|works|plays|goes|gets|thinks|wants|who|and|just)\b|\s*[,.!]|\s*$)")
-ITS_NAME = re.compile(rf"\b(?:a|an|my|our|one)\s+(?:[\w-]+\s+)?({'|'.join(KIN)})\b", re.I)           # '… a parrot, his name is …'
+LOWER_NAME = re.compile(rf"({WORD})(?:\s+(says|said|is|was|has|had|keeps|kept|loves|likes|hates|sleeps|lives|works|plays|goes|gets|thinks|wants)\b|\s*[,.!]|\s*$)")
+ITS_NAME = re.compile(rf"\b(?:a|an|my|our|one)\s+(?:[\w-]+\s+)?({'|'.join(ANIMALS)})\b", re.I)           # '… a parrot, his name is …'
+PERSON = re.compile(r"\b(?:girl|boy|woman|man|guy|lady|person|kid|child|baby|someone)\b", re.I)          # '… a girl at work, her name is …'
+
+def _introduced(m, s: str) -> bool:
+    "A `KIN_NAMED` match that introduces someone: 'my sister Ines', or at a sentence's start 'Partner: Bartek' or a bare 'Daughter Mbali.'"
+    return bool(m['my']) or ':' in m.group(0) or s.strip(' .!').lower() == m.group(0).strip().lower()
 MAX_PER_SENTENCE, MAX_PER_TURN = 12, 24     # more is a list pasted in, not something said: the rest is not stored
 
 def extract(text: str,                          # what the user wrote (one turn)
@@ -68,7 +73,8 @@ def extract(text: str,                          # what the user wrote (one turn)
            ) -> Extraction:
     "The facts a user turn states, by the catalogue's phrasings, possessives and the open paths; questions, hypotheticals, negations and instructions state none."
     people = people or People(); out = Extraction()
-    out.name = user_name(text)
+    pet_before, people.pet = people.pet, None                # an animal named in the turn before may be 'her' in this one, not later
+    out.name = user_name(text, lower=people.user == 'The user')
     if out.name: people.user = out.name
     for raw in sentences(text[:20_000]):
         s = plain(raw)
@@ -76,24 +82,27 @@ def extract(text: str,                          # what the user wrote (one turn)
         if INSTRUCTION.match(s): out.refused.append((raw, 'instruction')); continue
         s = REMEMBER.sub('', s)
         found, prev = [], None                                   # (start, end, subject, relation, object, kin, clause)
-        here = [(m.start(), n, m['kin'].lower()) for m in KIN_NAMED.finditer(s) if is_capitalised(n := m['name'].split()[0]) and n.lower() not in FUNCTION_CAPS]
+        here = [(m.start(), n, m['kin'].lower()) for m in KIN_NAMED.finditer(s) if is_capitalised(n := m['name'].split()[0]) and n.lower() not in FUNCTION_CAPS and _introduced(m, s)]
         for m, r, person in sorted(((m, r, p) for r, p, pat in PATTERNS for m in pat.finditer(s)), key=lambda x: x[0].start()):
             before = s[max(0, m.start() - 300):m.start()]
             subj, who, kin = subject_before(before, people)
             if prev and (SHARED.search(before) or who == 'third' == prev[1] and PRONOUN.search(before)): subj, who, kin = prev
             near = [(n, k) for at, n, k in here if at < m.start()]
-            if PRONOUN.search(before) and not near and re.search(rf"\b(?:{'|'.join(ANIMALS)})\b", s[:m.start()], re.I): continue   # 'a cat … she's a menace'
+            if PRONOUN.search(before) and not near and m.group(0).lower().startswith('is ') and re.search(rf"\b(?:{'|'.join(ANIMALS)})\b", s[max(0, m.start() - 300):m.start()], re.I): continue   # 'a cat … she's a menace'
             if PRONOUN.search(before) and near and not prev: (subj, kin), who = near[-1], 'third'   # 'my son Ignacy he is 12 and he plays'
-            if subj is None and person == 'first' and r.name in DROPPED and OPENING.match(s[:m.start()]): subj, who, kin = people.user, 'first', None
+            dropped = subj is None and person == 'first' and r.name in DROPPED and OPENING.match(s[:m.start()]) and (s[:m.start()].strip() or not m.group(0).lower().startswith('living'))
+            if dropped: subj, who, kin = people.user, 'first', None   # 'moved to Sanok', not 'Living in London is expensive'
             if subj is not None: prev = (subj, who, kin)       # 'he' can be someone named in a negated clause ('… does not live')
             if subj is None or who != person: continue
             obj = object_after(s[m.end():m.end() + 200], r); clause = s[_clause_start(s, m.start()):m.end()]
+            if dropped and s != s.lower() and not re.search(r'[A-Z]', s[m.end():m.end() + 60]): obj = None      # 'Moved to tears by …'
             if obj: found.append((m.start(), m.end(), subj, r, obj, kin, clause))
             at = obj and r.where and re.match(rf"\s*(?:(?:a|an|the)\s+)?{re.escape(obj)}\s+(?:based )?in\s+", s[m.end():], re.I)
             where = at and is_capitalised(s[m.end() + at.end():][:1]) and object_after(s[m.end() + at.end():][:200], CATALOGUE[r.where])
             if where: found.append((m.start(), m.end(), subj, CATALOGUE[r.where], where, kin, clause))   # 'a nurse in Leeds'
         for m in POSSESSIVE.finditer(s):
-            r, thing, fav = None, re.sub(rf"^(?:{'|'.join(KIN_ADJ)})\s+", '', m['thing'].lower()), 'favourite ' if m['fav'] else ''
+            r, thing, fav = None, m['thing'].lower(), 'favourite ' if m['fav'] else ''
+            if (t := re.sub(rf"^(?:{'|'.join(KIN_ADJ)})\s+", '', thing)) in KIN: thing = t             # 'my only granddaughter', not 'my new job'
             own = re.fullmatch(rf"({WORD})'s name", thing)                       # "my dog's name is Biscuit"
             if own: thing = own[1]
             if (fav + thing) in NOUNS and not own: r = NOUNS[fav + thing]
@@ -103,7 +112,7 @@ def extract(text: str,                          # what the user wrote (one turn)
             subj, kin = _possessor(m['poss'], s[max(0, m.start() - 300):m.start()], people)
             if thing == 'name' and kin and subj == people.of_kin(kin) and kin not in people.kin:     # "my brother's name is Tomás"
                 r, subj = open_relation(kin, named=True), people.user
-            if thing == 'name' and m['poss'].lower() in ('his', 'her') and (pet := ITS_NAME.findall(s[:m.start()]) or people.pet):
+            if thing == 'name' and m['poss'].lower() in ('his', 'her') and not PERSON.search(s[:m.start()]) and (pet := ITS_NAME.findall(s[:m.start()]) or people.pet or pet_before):
                 r, subj, kin = open_relation(pet[-1] if isinstance(pet, list) else pet, named=True), people.user, None   # '… a parrot, his name is …'
             if r is None or (thing in ('name', 'names') and not r.name.startswith('named:')): continue
             after = s[m.end():m.end() + 200]
@@ -115,15 +124,15 @@ def extract(text: str,                          # what the user wrote (one turn)
             if subj != people.user and (not is_capitalised(subj) or subj.lower() in FUNCTION_CAPS) or BOUNDARY & set(m['mid'].lower().split()): continue
             obj = object_after(s[m.end():m.end() + 200], open_relation(m['kin'], named=True))
             if obj: found.append((m.start(), m.end(), subj, open_relation(m['kin'], named=True), obj, None, ''))
-        for m in A_PET.finditer(s):
-            before = s[:m.start()].lower()
-            if re.search(r"\b(?:my|our|i|we|me)\b", before) and not set(re.findall(r"[\w-]+", before)) & (set(KIN) - set(ANIMALS)) and not BOUNDARY & set(m['mid'].lower().split()):
+        for m in A_PET.finditer(s):                              # one's own: 'my companion, a stout spaniel named …', not 'I saw a dog named Rex'
+            before = s[max(0, m.start() - 300):m.start()].lower()
+            if re.search(r"\b(?:have|has|got|adopted|own|our|my)\b", before[-60:]) and not set(re.findall(r"[\w-]+", before)) & (set(KIN) - set(ANIMALS)) and not BOUNDARY & set(m['mid'].lower().split()):
                 if (obj := object_after(s[m.end():m.end() + 200], open_relation(m['kin'], named=True))) and not any(f[4] == obj for f in found):
                     found.append((m.start(), m.end(), people.user, open_relation(m['kin'].lower(), named=True), obj, None, s[_clause_start(s, m.start()):m.end()]))
-        for m in KIN_NAMED.finditer(s):                          # 'I live in Leeds with my girlfriend Priyanka': named in passing
+        for m in (m for m in KIN_NAMED.finditer(s) if _introduced(m, s)):   # 'I live in Leeds with my girlfriend Priyanka': named in passing
             kin, name = m['kin'].lower(), ' '.join(itertools.takewhile(lambda w: is_capitalised(w) and w.lower() not in FUNCTION_CAPS, m['name'].split()))
             low = m['my'] and not name and LOWER_NAME.match(s[m.start('name'):])     # 'my gf thảo says', 'my tortoise bartholomew-jones says hi'
-            if low and low[1].lower() not in FUNCTION_CAPS | BOUNDARY | OPEN_VERBS_NEVER | set(ADVERBS) and not low[1].endswith('ly') and (low[2] or not low[1].endswith('s')): name = _title(low[1])
+            if low and low[1].lower() not in FUNCTION_CAPS | BOUNDARY | OPEN_VERBS_NEVER | set(ADVERBS) and not low[1].endswith(('ly', 'ed', 'ing')) and (low[2] or not low[1].endswith('s')): name = _title(low[1])
             if name and not any(f[2] == name or f[5] == kin for f in found):
                 found.append((m.start(), m.end(), people.user, open_relation(kin, named=True), name, None, s[_clause_start(s, m.start()):m.end()]))
         spans = [(a, b) for a, b, *_ in found]

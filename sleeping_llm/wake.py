@@ -23,8 +23,8 @@ from .statements import *
 from .judge import *
 
 # %% auto #0
-__all__ = ['sleep_cycle', 'nap_cycle', 'plan_injection', 'nested_last', 'inject', 'Turn', 'saved_people', 'saved_user_name',
-           'Session', 'locked', 'Write']
+__all__ = ['EMOJI', 'sleep_cycle', 'nap_cycle', 'plan_injection', 'nested_last', 'inject', 'Turn', 'saved_people',
+           'saved_user_name', 'Session', 'locked', 'Write']
 
 # %% ../nbs/10_wake.ipynb #95ec54cb
 def _recalled(ledger: Ledger, fact_id: int) -> bool:
@@ -125,9 +125,7 @@ def saved_people(path: Path) -> People:
                           "fix it, or delete it to be asked your name again (no memory is kept there)") from None
     return People(normal_text(name), {k: normal_text(v) for k, v in kin.items()})
 
-def saved_user_name(path: Path) -> str:
-    "The user's name kept in `path`, 'The user' if there is none (see `saved_people`)."
-    return saved_people(path).user
+def saved_user_name(path: Path) -> str: return saved_people(path).user      # 'The user' if none (see `saved_people`)
 
 # %% ../nbs/10_wake.ipynb #1759256f
 class Session:
@@ -203,16 +201,16 @@ def compact(self: Session, keep: int = 4) -> bool:
     self.log('compaction', summary=self.summary, dropped=len(old))
     return True
 
+EMOJI = re.compile('[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F\u200D]+')   # pictographs, their variation selector and joiner
+
 @patch
 def fit(self: Session, text: str) -> tuple[str, bool]:
     "`text` without emoji (else the model answers in emoji), cut (head kept) to at most half the window (less what the system prompt and the reply need)."
-    c, text = self.cfg.context, ' '.join(''.join(ch for ch in text if unicodedata.category(ch) != 'So' and ch not in '\ufe0f\u200d').split()) or text
+    c, text = self.cfg.context, re.sub(r' {2,}', ' ', EMOJI.sub('', text)).strip() or text
     limit = max(16, min(c.max_tokens // 2, c.max_tokens - self.tokens([]) - self.max_new_tokens - 8))
     ids = self.lm.tokenizer(text[:limit * 8], add_special_tokens=False)['input_ids']
     if len(ids) <= limit and len(text) <= limit * 8: return text, False
     return self.lm.tokenizer.decode(ids[:limit]) + ' […]', True
-
-
 
 # %% ../nbs/10_wake.ipynb #c9154fdd
 @patch
@@ -235,16 +233,18 @@ def _extract(self: Session, text: str, t: Turn | None = None) -> list[Candidate]
         seen = {fact_key(c.fact) for c in cands}
         cands += [c for c in extract_model(self.lm, text, self.people) if fact_key(c.fact) not in seen]
     if t is not None: t.refused = e.refused
-    return [c for c in cands if grounded(c.fact, text, self.people)]
+    said = plain(text); renamed = {v: self.people.kin[k] for k, v in before[1].items() if self.people.kin.get(k) not in (None, v)
+               and re.search(rf"\bnot\s+{re.escape(v)}\b", said, re.I) and re.search(r"\b(?:name|called|named|meant|mean|sorry)\b", said, re.I)}
+    carried = [Candidate(Fact(renamed[f.subject], f.prompt, f.object, relation=f.relation, id=f"{renamed[f.subject]}|{f.relation}"), text, 'renamed')
+               for f in (r['fact'] for r in self.mem.ledger.facts()) if f.subject in renamed]    # "… is Adaeze, not Adanna": what Adanna held follows
+    return carried + [c for c in cands if grounded(c.fact, text, self.people)]   # carried first: what the turn says wins (they were grounded when said)
 
 @patch
 def recall_answer(self: Session, text: str) -> tuple[Fact, str] | None:
     """If `text` asks about something the ledger holds (a subject and relation, e.g. "What is my job?"), the weights'
     answer: the model's greedy completion of that fact's prompt ("Zoë works as a" → "falconer"). The stored object is
     never shown to the model; the ledger only says that there is something to ask."""
-    live = {fact_key(r['fact']): r['fact'] for r in self.mem.ledger.facts()}
-    held = [f for subj, r in asked(text, self.people) if (f := live.get(fact_key(fact_about(subj, r, '?')))) is not None]
-    for f in held or guess(text, self.people, list(live.values())):       # no pattern fits: the one fact the words point at
+    for f in route(text, self.people, [r['fact'] for r in self.mem.ledger.facts()]):   # a pattern's reading, or the one fact the words point at
         c = generate(self.lm, f.text, max_new_tokens=12)
         c = re.split(r'[.,;!?\n(]| (?:and|but|who|which|in|at|for|from|with|since|because|where|when) ', c)[0].strip()   # the object, not what the model adds
         if c: return f, spoken(f, c, self.user)

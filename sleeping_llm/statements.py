@@ -82,7 +82,8 @@ def extract(text: str,                          # what the user wrote (one turn)
         if INSTRUCTION.match(s): out.refused.append((raw, 'instruction')); continue
         s = REMEMBER.sub('', s)
         found, prev = [], None                                   # (start, end, subject, relation, object, kin, clause)
-        here = [(m.start(), n, m['kin'].lower()) for m in KIN_NAMED.finditer(s) if is_capitalised(n := m['name'].split()[0]) and n.lower() not in FUNCTION_CAPS and _introduced(m, s)]
+        kin_named = [m for m in KIN_NAMED.finditer(s) if _introduced(m, s)]       # read once: for 'he'/'she' below, and as facts
+        here = [(m.start(), n, m['kin'].lower()) for m in kin_named if is_capitalised(n := m['name'].split()[0]) and n.lower() not in FUNCTION_CAPS]
         for m, r, person in sorted(((m, r, p) for r, p, pat in PATTERNS for m in pat.finditer(s)), key=lambda x: x[0].start()):
             before = s[max(0, m.start() - 300):m.start()]
             subj, who, kin = subject_before(before, people)
@@ -129,7 +130,7 @@ def extract(text: str,                          # what the user wrote (one turn)
             if re.search(r"\b(?:have|has|got|adopted|own|our|my)\b", before[-60:]) and not set(re.findall(r"[\w-]+", before)) & (set(KIN) - set(ANIMALS)) and not BOUNDARY & set(m['mid'].lower().split()):
                 if (obj := object_after(s[m.end():m.end() + 200], open_relation(m['kin'], named=True))) and not any(f[4] == obj for f in found):
                     found.append((m.start(), m.end(), people.user, open_relation(m['kin'].lower(), named=True), obj, None, s[_clause_start(s, m.start()):m.end()]))
-        for m in (m for m in KIN_NAMED.finditer(s) if _introduced(m, s)):   # 'I live in Leeds with my girlfriend Priyanka': named in passing
+        for m in kin_named:                                      # 'I live in Leeds with my girlfriend Priyanka': named in passing
             kin, name = m['kin'].lower(), ' '.join(itertools.takewhile(lambda w: is_capitalised(w) and w.lower() not in FUNCTION_CAPS, m['name'].split()))
             low = m['my'] and not name and LOWER_NAME.match(s[m.start('name'):])     # 'my gf thảo says', 'my tortoise bartholomew-jones says hi'
             if low and low[1].lower() not in FUNCTION_CAPS | BOUNDARY | OPEN_VERBS_NEVER | set(ADVERBS) and not low[1].endswith(('ly', 'ed', 'ing')) and (low[2] or not low[1].endswith('s')): name = _title(low[1])

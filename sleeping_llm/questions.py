@@ -127,12 +127,12 @@ def guess(text: str, people: People, facts: list[Fact]) -> list[Fact]:
         if Q & STOP or re.match(r"how (?:do|can|should|would) (?:i|we)\b", q): continue   # 'what time do I start work?', 'how do I get home?'
         scored = []
         for f in facts:
-            cues, whose = _cues(f)
-            if kin_named and not kin_named & whose and not Q & whose & PET_WORDS and f.subject.startswith(people.user + "'s "): continue   # 'my brother' is not the son
+            cues, whose = _cues(f); own = people.owner(f.subject)                 # the user's (under any name they had), or None
+            if kin_named and not kin_named & whose and not Q & whose & PET_WORDS and own not in (None, f.subject): continue   # 'my brother' is not the son
             if 'who' in Q and not f.relation.startswith('named:'): continue      # 'who do I live with?' asks for a person
             rel = _hits(q, Q, cues)
-            if f.subject == people.user: who = 0 if kin_named and not Q & {'i', 'we'} else 1 if Q & SELF else (1 if Q - QUIET <= cues else 0)
-            elif f.subject.startswith(people.user + "'s "): who = int(bool(Q & SELF)) + 2 * bool(Q & whose) if Q & (SELF | whose) else 0
+            if own == f.subject: who = 0 if kin_named and not Q & {'i', 'we'} else 1 if Q & SELF else (1 if Q - QUIET <= cues else 0)
+            elif own: who = int(bool(Q & SELF)) + 2 * bool(Q & whose) if Q & (SELF | whose) else 0
             else: who = 2 * any(people.kin.get(k) == f.subject for k in kin_named)
             if f.relation.startswith('named:') and not Q & whose: continue        # 'the name of the company …' is no one's name
             if rel and who: scored.append((10 * rel + who, f))
@@ -144,11 +144,12 @@ def route(text: str, people: People, facts: list[Fact]) -> list[Fact]:
     """The held facts a question asks about: the readings of `asked` that `facts` hold; else `guess`, among the facts
     about the subjects those readings name (their things, for "what's my X called"), or among all if there are none."""
     keyed, readings = {fact_key(f): f for f in facts}, asked(text, people)
-    held = [f for s, r in readings if (f := keyed.get(fact_key(fact_about(s, r, '?'))))]
+    readings = [(a, r) for s, r in readings for a in people.also(s)]              # and under the user's former subject
+    held = list({id(f): f for s, r in readings if (f := keyed.get(fact_key(fact_about(s, r, '?'))))}.values())
     if held or not readings: return held or guess(text, people, facts)
     subjects = {fact_about(s, r, '?').subject for s, r in readings}
-    things = people.user in subjects or any(r.name.startswith('named:') for _, r in readings)
-    return guess(text, people, [f for f in facts if f.subject in subjects or things and f.subject.startswith(people.user + "'s ")])
+    things = any(people.owner(x) == x for x in subjects) or any(r.name.startswith('named:') for _, r in readings)
+    return guess(text, people, [f for f in facts if f.subject in subjects or things and people.owner(f.subject) not in (None, f.subject)])
 
 def spoken(f: Fact, completion: str, user: str) -> str:
     "The answer as said to the user: \"You work as a luthier.\" for the fact 'Jürgen works as a' completed 'luthier'."

@@ -14,10 +14,10 @@ from .evaluate import mentions
 # %% auto #0
 __all__ = ['IRREGULAR', 'PAST', 'KIN', 'CATALOGUE', 'ANIMALS', 'ONE_OF', 'KIN_ADJ', 'ADVERBS', 'NEGATIONS', 'BOUNDARY', 'CONNECT',
            'NOT_NAMES', 'MOODS', 'FUNCTION_CAPS', 'OPEN_VERBS_NEVER', 'QUESTION_START', 'HYPOTHETICAL', 'INSTRUCTION',
-           'REMEMBER', 'WORD', 'CLAUSE', 'PLACE_NOUN', 'NAME_INTRO', 'NOUNS', 'Relation', 'third_person',
-           'load_catalogue', 'open_relation', 'verb_relation', 'plain', 'sentences', 'is_question', 'is_capitalised',
-           'People', 'subject_before', 'object_after', 'user_name', 'Candidate', 'fact_about', 'is_relation',
-           'grounded']
+           'REMEMBER', 'WORD', 'CLAUSE', 'NAMELESS', 'LEGACY', 'PLACE_NOUN', 'NAME_INTRO', 'NOUNS', 'Relation',
+           'third_person', 'load_catalogue', 'open_relation', 'verb_relation', 'plain', 'sentences', 'is_question',
+           'is_capitalised', 'nameless', 'People', 'subject_before', 'object_after', 'user_name', 'Candidate',
+           'fact_about', 'is_relation', 'grounded']
 
 # %% ../nbs/09_relations.ipynb #742f1bdf
 @dataclass(frozen=True)
@@ -158,18 +158,37 @@ def is_capitalised(w: str) -> bool: return bool(w) and w[0].isupper()
 # %% ../nbs/09_relations.ipynb #41fcda5a
 WORD = r"[^\W\d_][\w'-]*"
 CLAUSE = re.compile(r"[,;:]|\b(?:but|and|so|because|while|whereas|though|although)\b", re.I)
+NAMELESS = 'Anonymous'                        # the subject of a user who has not said their name
+LEGACY = 'The user'                           # wave 1's subject for them (homes written then)
+
+def nameless(user: str) -> bool: return user in (NAMELESS, LEGACY)
 
 @dataclass
 class People:
     "Who the conversation is about: the user, the people named so far (kin → name), and who 'he'/'she' refers to."
-    user: str = 'The user'
+    user: str = NAMELESS
     kin: dict = field(default_factory=dict)   # 'sister' → 'Ines'
     last: str | None = None                   # the last third person named
     pet: str | None = None                    # the last animal mentioned ('we have a parrot, his name is …')
+    former: list = field(default_factory=list)  # the user's earlier subjects (Anonymous before they gave a name)
 
     def of_kin(self, kin: str) -> str:
         "The subject for 'my <kin>': their name if the user gave it, else \"<user>'s <kin>\"."
         return self.kin.get(kin) or f"{self.user}'s {kin}"
+
+    def named(self, name: str):
+        "The user is now `name`; the subject they had is kept in `former`."
+        if name != self.user: self.former = [self.user] + [f for f in self.former if f not in (self.user, name)]
+        self.user = name
+
+    def owner(self, subject: str) -> str | None:
+        "The user's subject (current or former) that `subject` is or belongs to (\"Anonymous's dog\" → 'Anonymous'); else None."
+        return next((s for s in [self.user, *self.former] if subject == s or subject.startswith(s + "'s ")), None)
+
+    def also(self, subject: str) -> list[str]:
+        "`subject`, and if it is the user's, the same under each former subject ('Zoë's dog', \"Anonymous's dog\")."
+        o = self.owner(subject)
+        return [subject] + [f + subject[len(o):] for f in self.former] if o == self.user else [subject]
 
 def _title(w: str) -> str: return w[:1].upper() + w[1:]
 
@@ -285,9 +304,9 @@ NOUNS = {n.lower(): r for r in CATALOGUE.values() for n in r.nouns}
 # %% ../nbs/09_relations.ipynb #547eef4d
 def is_relation(name: str) -> bool: return name in CATALOGUE or name.startswith(('named:', 'open:', 'verb:'))
 
-def grounded(fact: Fact, text: str, people: People | str = 'The user') -> bool:
+def grounded(fact: Fact, text: str, people: People | str = NAMELESS) -> bool:
     "The firewall: the object (and a subject that is not the user or someone they named) occur as whole words in the user's `text`."
     p = people if isinstance(people, People) else People(people)
-    t = plain(text); subj_ok = fact.subject == p.user or fact.subject.startswith(p.user + "'s ") or fact.subject in p.kin.values() or mentions(t, fact.subject)
+    t = plain(text); subj_ok = p.owner(fact.subject) is not None or fact.subject in p.kin.values() or mentions(t, fact.subject)
     return (is_relation(fact.relation) and bool(fact.object.strip()) and mentions(t, fact.object)
             and fact.object.lower() not in fact.subject.lower().split() and subj_ok)

@@ -74,8 +74,8 @@ def extract(text: str,                          # what the user wrote (one turn)
     "The facts a user turn states, by the catalogue's phrasings, possessives and the open paths; questions, hypotheticals, negations and instructions state none."
     people = people or People(); out = Extraction()
     pet_before, people.pet = people.pet, None                # an animal named in the turn before may be 'her' in this one, not later
-    out.name = user_name(text, lower=people.user == 'The user')
-    if out.name: people.user = out.name
+    out.name = user_name(text, lower=nameless(people.user))
+    if out.name: people.named(out.name)
     for raw in sentences(text[:20_000]):
         s = plain(raw)
         if is_question(s): continue

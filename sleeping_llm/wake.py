@@ -23,8 +23,8 @@ from .statements import *
 from .judge import *
 
 # %% auto #0
-__all__ = ['EMOJI', 'sleep_cycle', 'nap_cycle', 'plan_injection', 'nested_last', 'inject', 'Turn', 'saved_people',
-           'saved_user_name', 'Session', 'locked', 'Write']
+__all__ = ['EMOJI', 'sleep_cycle', 'nap_cycle', 'plan_injection', 'nested_last', 'inject', 'Turn', 'saved_people', 'Session',
+           'locked', 'Write']
 
 # %% ../nbs/10_wake.ipynb #95ec54cb
 def _recalled(ledger: Ledger, fact_id: int) -> bool:
@@ -116,16 +116,16 @@ def saved_people(path: Path) -> People:
     if not path.exists(): return People()
     try:
         d = json.loads(path.read_text(encoding='utf-8'))
-        name, kin = d['name'], d.get('kin', {})
+        name, kin, former = d['name'], d.get('kin', {}), d.get('former', [LEGACY])      # a wave-1 file: 'The user' was theirs
         if not isinstance(name, str) or not normal_text(name): raise ValueError('no name')
         if not isinstance(kin, dict) or not all(isinstance(k, str) and isinstance(v, str) and normal_text(v) for k, v in kin.items()):
             raise ValueError('kin is not a map of names')
+        if not isinstance(former, list) or not all(isinstance(x, str) and normal_text(x) for x in former): raise ValueError('former is not a list of names')
     except Exception as e:
         raise ConfigError(f"{path} is damaged ({type(e).__name__}: {str(e)[:80]}): it should hold {{\"name\": \"your name\"}}; "
                           "fix it, or delete it to be asked your name again (no memory is kept there)") from None
-    return People(normal_text(name), {k: normal_text(v) for k, v in kin.items()})
-
-def saved_user_name(path: Path) -> str: return saved_people(path).user      # 'The user' if none (see `saved_people`)
+    name = NAMELESS if nameless(normal_text(name)) else normal_text(name)
+    return People(name, {k: normal_text(v) for k, v in kin.items()}, former=[normal_text(x) for x in former if normal_text(x) != name])
 
 # %% ../nbs/10_wake.ipynb #1759256f
 class Session:
@@ -169,7 +169,7 @@ class Session:
 
     def messages(self, turns=None) -> list[dict]:
         "The chat messages for the next reply: system prompt (with the user's name and the summary) and the turns."
-        sys_ = self.cfg.context.system_prompt + (f" You are talking with {self.user}." if self.user != 'The user' else '')
+        sys_ = self.cfg.context.system_prompt + (f" You are talking with {self.user}." if not nameless(self.user) else '')
         sys_ += f"\nSummary of the conversation so far: {self.summary}" if self.summary else ''
         return [{'role': 'system', 'content': sys_}] + (self.turns if turns is None else turns)
 
@@ -224,10 +224,10 @@ def _extract(self: Session, text: str, t: Turn | None = None) -> list[Candidate]
     before = (self.people.user, dict(self.people.kin))
     e = extract(text, self.people, known=self.public_figure)
     if (self.people.user, self.people.kin) != before:
-        atomic_write(self.user_file, json.dumps({'name': self.people.user, 'kin': self.people.kin}, ensure_ascii=False))
+        atomic_write(self.user_file, json.dumps({'name': self.people.user, 'kin': self.people.kin, 'former': self.people.former}, ensure_ascii=False))
         if self.people.user != before[0]:
             self.log('renamed', old=before[0], new=self.people.user)
-            if t is not None: t.events.append(f"I'll call you {self.people.user}" + (f" (was {before[0]})" if before[0] != 'The user' else ''))
+            if t is not None: t.events.append(f"I'll call you {self.people.user}" + (f" (was {before[0]})" if not nameless(before[0]) else ''))
     cands = e.candidates
     if self.model_extract:
         seen = {fact_key(c.fact) for c in cands}
@@ -247,7 +247,7 @@ def recall_answer(self: Session, text: str) -> tuple[Fact, str] | None:
     for f in route(text, self.people, [r['fact'] for r in self.mem.ledger.facts()]):   # a pattern's reading, or the one fact the words point at
         c = generate(self.lm, f.text, max_new_tokens=12)
         c = re.split(r'[.,;!?\n(]| (?:and|but|who|which|in|at|for|from|with|since|because|where|when) ', c)[0].strip()   # the object, not what the model adds
-        if c: return f, spoken(f, c, self.user)
+        if c: return f, spoken(f, c, self.people.owner(f.subject) or self.user)
     return None
 
 @patch
@@ -281,7 +281,7 @@ def turn(self: Session, text: str, streamer=None) -> Turn:
     self.idle.clear()                                      # the background writer waits between its steps meanwhile
     try:
         if not cands and asks_name(text):                  # who is talking: the session's record (user.json), also in the system prompt
-            hit = ('', f"Your name is {self.user}." if self.user != 'The user' else "You haven't told me your name yet.")
+            hit = ('', f"Your name is {self.user}." if not nameless(self.user) else "You haven't told me your name yet.")
         else: hit = None if cands else self.recall_answer(text)
         if hit:                                            # a question about what it was told: answered by the weights
             t.from_memory, t.reply = str(hit[0]), hit[1]

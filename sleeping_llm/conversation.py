@@ -30,8 +30,9 @@ def extraction_score(conv: dict, known=None) -> dict:
     people, stored = People(), {}
     for line in conv['turns']:
         for c in extract(line, people, known).candidates:
-            f = c.fact; stored[(f.subject.lower(), f.relation)] = f.object.lower()
-    got = {(s, r, o) for (s, r), o in stored.items()}
+            f = c.fact; stored[(f.subject, f.relation)] = f.object.lower()
+    mine = lambda s: conv['name'].lower() + s[len(o):] if (o := people.owner(s)) else s        # the user's key (Anonymous, …) is the user
+    got = {(mine(s).lower(), r, o) for (s, r), o in stored.items()}
     want = _expected(conv)
     return dict(expected=len(want), stored=len(got & want), junk=sorted(' | '.join(x) for x in got - want),
                 missed=sorted(' | '.join(x) for x in want - got),
@@ -46,7 +47,7 @@ def routing_score(conv: dict) -> dict:
             if grounded(c.fact, line, people): facts[c.fact.id] = c.fact
     out = []
     for a in conv['ask']:
-        got = f"Your name is {people.user}" if asks_name(a['q']) else ' '.join(str(f) for f in route(a['q'], people, list(facts.values()))[:1])
+        got = f"Your name is {people.called}" if asks_name(a['q']) else ' '.join(str(f) for f in route(a['q'], people, list(facts.values()))[:1])
         out.append(dict(q=a['q'], reached=got, ok=any(fold(e) in fold(got) for e in a['expect'])))
     return dict(facts=[str(f) for f in facts.values()], asks=out, ok=sum(x['ok'] for x in out))
 

@@ -5,7 +5,7 @@
 # %% ../nbs/03_memit.ipynb #570743e3
 from __future__ import annotations
 import json, math, time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 import torch
 from .core import *
@@ -264,6 +264,10 @@ class Edit:
     def nbytes(self) -> int:
         "Bytes of the factors U and V."
         return sum(t.numel() * t.element_size() for d in (self.U, self.V) for t in d.values())
+    def then(self, top: 'Edit') -> 'Edit':
+        "This edit followed by `top` (computed on weights that hold this one), as one edit of the same facts: ΔW = UVᵀ + U'V'ᵀ; its keys, `top`'s targets."
+        return replace(top, U={l: torch.cat([self.U[l], top.U[l]], 1) for l in self.U}, V={l: torch.cat([self.V[l], top.V[l]], 1) for l in self.V},
+                       keys=self.keys, stats=dict(top.stats, first=self.stats))
 
 class EditedWeights:
     "Owns the edited down-projections: W = W₀ + Σ scaleᵢ·UᵢVᵢᵀ, rebuilt from the base copy in a fixed order."

@@ -45,6 +45,7 @@ def _who(word: str, people: People) -> str | None:
     m = re.match(rf"(?:my|our)\s+(?:(?:{'|'.join(KIN_ADJ)})\s+)?({'|'.join(KIN)})$", lw)
     if m: return people.of_kin(m[1])
     if lw in FUNCTION_CAPS or lw in ('you', 'it', 'they', 'we', 'that', 'this', 'there', 'the user'): return None
+    if people.name and lw in (people.name.lower(), people.name.lower().split()[0]): return people.user
     for name in [people.user, *people.kin.values()]:                         # the spelling the user gave ('zoe' → 'Zoë' is not guessed)
         if name.lower() == lw or name.lower().split()[0] == lw: return name
     return ' '.join(_title(x) for x in w.split())

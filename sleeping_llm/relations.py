@@ -166,20 +166,27 @@ def nameless(user: str) -> bool: return user in (NAMELESS, LEGACY)
 @dataclass
 class People:
     "Who the conversation is about: the user, the people named so far (kin → name), and who 'he'/'she' refers to."
-    user: str = NAMELESS
+    user: str = NAMELESS                      # the subject of the user's facts: their key in the weights
     kin: dict = field(default_factory=dict)   # 'sister' → 'Ines'
     last: str | None = None                   # the last third person named
     pet: str | None = None                    # the last animal mentioned ('we have a parrot, his name is …')
     former: list = field(default_factory=list)  # the user's earlier subjects (Anonymous before they gave a name)
+    name: str | None = None                   # the name they gave, if not their subject ('James', subject Anonymous)
+
+    @property
+    def called(self) -> str | None:
+        "What to call the user: the name they gave, else their subject unless it is `NAMELESS`."
+        return self.name or (None if nameless(self.user) else self.user)
 
     def of_kin(self, kin: str) -> str:
         "The subject for 'my <kin>': their name if the user gave it, else \"<user>'s <kin>\"."
         return self.kin.get(kin) or f"{self.user}'s {kin}"
 
     def named(self, name: str):
-        "The user is now `name`; the subject they had is kept in `former`."
-        if name != self.user: self.former = [self.user] + [f for f in self.former if f not in (self.user, name)]
-        self.user = name
+        "The user gave `name`: a full name also becomes their subject, the one they had kept in `former`."
+        self.name = name
+        if len(name.split()) > 1 and name != self.user:
+            self.former = [self.user] + [f for f in self.former if f not in (self.user, name)]; self.user = name
 
     def owner(self, subject: str) -> str | None:
         "The user's subject (current or former) that `subject` is or belongs to (\"Anonymous's dog\" → 'Anonymous'); else None."

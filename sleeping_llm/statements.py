@@ -74,7 +74,7 @@ def extract(text: str,                          # what the user wrote (one turn)
     "The facts a user turn states, by the catalogue's phrasings, possessives and the open paths; questions, hypotheticals, negations and instructions state none."
     people = people or People(); out = Extraction()
     pet_before, people.pet = people.pet, None                # an animal named in the turn before may be 'her' in this one, not later
-    out.name = user_name(text, lower=nameless(people.user))
+    out.name = user_name(text, lower=not people.called)
     if out.name: people.named(out.name)
     for raw in sentences(text[:20_000]):
         s = plain(raw)

@@ -53,16 +53,15 @@ def plan_injection(ledger: Ledger, facts: list[Fact]) -> dict:
     return dict(known=known, new=new, corrected=corrected, replaces=sorted(replaces), carry=carry, anchors=anchors)
 
 def _write(mem: Memory, st, facts: list[Fact], anchors: list[Fact], pause=None):
-    "One edit of `facts` (their subjects' other facts held as anchors), tried; once more, stronger, if the check fails: (edit, check, retried)."
+    "One edit of `facts` (their subjects' other facts held as anchors), tried; topped up once if the check fails: (edit, check, retried)."
     hp, subjects = mem.cfg.memit, {f.subject for f in facts}   # other subjects' keys stay where they are
     solve = wake_solve(mem.cov, st.live(), hp, subjects, mem.lm)
     e = memit(mem.lm, facts, mem.cov, hp, solver=solve, anchors=anchors, pause=pause)
     check = lambda: recall(mem.lm, facts + anchors, quick=True)   # the wake check: the new facts, and the subject's others
     ok = st.trial(e, check)
     if all(ok): return e, ok, False
-    strong = dataclasses.replace(hp, v_steps=2 * hp.v_steps, clamp_norm_factor=2 * hp.clamp_norm_factor, v_stop_prob=0.0)
-    e2 = memit(mem.lm, facts, mem.cov, strong, solver=solve, anchors=anchors, pause=pause)   # twice the steps and the norm allowed to δ, no early stop
-    ok2 = st.trial(e2, check)
+    top = st.trial(e, lambda: memit(mem.lm, facts, mem.cov, hp, solver=solve, anchors=anchors, pause=pause))   # computed where e left the model
+    e2 = e.then(top); ok2 = st.trial(e2, check)
     return (e2, ok2, True) if sum(ok2) > sum(ok) else (e, ok, True)
 
 def nested_last(facts: list[Fact]) -> list[list[Fact]]:
@@ -117,15 +116,16 @@ def saved_people(path: Path) -> People:
     try:
         d = json.loads(path.read_text(encoding='utf-8'))
         name, kin, former = d['name'], d.get('kin', {}), d.get('former', [LEGACY])      # a wave-1 file: 'The user' was theirs
-        if not isinstance(name, str) or not normal_text(name): raise ValueError('no name')
-        if not isinstance(kin, dict) or not all(isinstance(k, str) and isinstance(v, str) and normal_text(v) for k, v in kin.items()):
-            raise ValueError('kin is not a map of names')
+        subject = d.get('subject', name)                                          # a file before 'subject': the name was the subject
+        if not all(isinstance(x, str) and normal_text(x) for x in (name, subject)): raise ValueError('no name')
+        if not isinstance(kin, dict) or not all(isinstance(k, str) and isinstance(v, str) and normal_text(v) for k, v in kin.items()): raise ValueError('kin is not a map of names')
         if not isinstance(former, list) or not all(isinstance(x, str) and normal_text(x) for x in former): raise ValueError('former is not a list of names')
     except Exception as e:
         raise ConfigError(f"{path} is damaged ({type(e).__name__}: {str(e)[:80]}): it should hold {{\"name\": \"your name\"}}; "
                           "fix it, or delete it to be asked your name again (no memory is kept there)") from None
-    name = NAMELESS if nameless(normal_text(name)) else normal_text(name)
-    return People(name, {k: normal_text(v) for k, v in kin.items()}, former=[normal_text(x) for x in former if normal_text(x) != name])
+    subject, name = (NAMELESS if nameless(normal_text(x)) else normal_text(x) for x in (subject, name))
+    return People(subject, {k: normal_text(v) for k, v in kin.items()}, former=[normal_text(x) for x in former if normal_text(x) != subject],
+                  name=None if nameless(name) else name)
 
 # %% ../nbs/10_wake.ipynb #1759256f
 class Session:
@@ -165,7 +165,7 @@ class Session:
             f.write(json.dumps(dict(time=time.time(), kind=kind, **data), ensure_ascii=False) + '\n')
 
     @property
-    def user(self) -> str: return self.people.user
+    def user(self) -> str: return self.people.called or self.people.user     # the name they gave (else `NAMELESS`)
 
     def messages(self, turns=None) -> list[dict]:
         "The chat messages for the next reply: system prompt (with the user's name and the summary) and the turns."
@@ -221,19 +221,19 @@ def public_figure(self: Session, name: str) -> bool:
 
 @patch
 def _extract(self: Session, text: str, t: Turn | None = None) -> list[Candidate]:
-    before = (self.people.user, dict(self.people.kin))
+    before = (self.people.user, self.people.name, dict(self.people.kin))
     e = extract(text, self.people, known=self.public_figure)
-    if (self.people.user, self.people.kin) != before:
-        atomic_write(self.user_file, json.dumps({'name': self.people.user, 'kin': self.people.kin, 'former': self.people.former}, ensure_ascii=False))
-        if self.people.user != before[0]:
-            self.log('renamed', old=before[0], new=self.people.user)
-            if t is not None: t.events.append(f"I'll call you {self.people.user}" + (f" (was {before[0]})" if not nameless(before[0]) else ''))
+    if (self.people.user, self.people.name, self.people.kin) != before:
+        atomic_write(self.user_file, json.dumps({'name': self.user, 'subject': self.people.user, 'kin': self.people.kin, 'former': self.people.former}, ensure_ascii=False))
+        if self.people.name != before[1]:
+            self.log('renamed', old=before[1], new=self.people.name, subject=self.people.user)
+            if t is not None: t.events.append(f"I'll call you {self.people.name}" + (f" (was {before[1]})" if before[1] else ''))
     cands = e.candidates
     if self.model_extract:
         seen = {fact_key(c.fact) for c in cands}
         cands += [c for c in extract_model(self.lm, text, self.people) if fact_key(c.fact) not in seen]
     if t is not None: t.refused = e.refused
-    said = plain(text); renamed = {v: self.people.kin[k] for k, v in before[1].items() if self.people.kin.get(k) not in (None, v)
+    said = plain(text); renamed = {v: self.people.kin[k] for k, v in before[2].items() if self.people.kin.get(k) not in (None, v)
                and re.search(rf"\bnot\s+{re.escape(v)}\b", said, re.I) and re.search(r"\b(?:name|called|named|meant|mean|sorry)\b", said, re.I)}
     carried = [Candidate(Fact(renamed[f.subject], f.prompt, f.object, relation=f.relation, id=f"{renamed[f.subject]}|{f.relation}"), text, 'renamed')
                for f in (r['fact'] for r in self.mem.ledger.facts()) if f.subject in renamed]    # "… is Adaeze, not Adanna": what Adanna held follows

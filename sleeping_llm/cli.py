@@ -42,13 +42,13 @@ COMMANDS = {'/sleep': 'full sleep: audit every fact, refresh the degraded ones, 
             '/facts': 'what the model has been told (the live facts in the ledger)',
             '/help': 'this list', '/quit': 'leave (the conversation log is kept)'}
 
-def _print_turn(t: Turn, streamed: bool = False):
+def _print_turn(t: Turn, streamed: bool = False, shown=str):   # `shown`: a fact as the user reads it (`People.shown`)
     print(f"model> {t.reply}" if not streamed else '')      # a streamed reply is on screen: end its line
-    if t.pending: print(f"  (remembering: {'; '.join(t.pending)})")
-    for a, b in t.corrected: print(f"  [corrected] {a}  =>  {b}")
+    if t.pending: print(f"  (remembering: {'; '.join(map(shown, t.pending))})")
+    for a, b in t.corrected: print(f"  [corrected] {shown(a)}  =>  {shown(b)}")
     for f in t.injected:
-        if not any(f == b for _, b in t.corrected): print(f"  [remembered] {f}")
-    for f in t.known: print(f"  [already known] {f}")
+        if not any(f == b for _, b in t.corrected): print(f"  [remembered] {shown(f)}")
+    for f in t.known: print(f"  [already known] {shown(f)}")
     for e in t.events: print(f"  [{e}]")
 
 def print_status(st: dict):
@@ -61,12 +61,12 @@ def print_status(st: dict):
     print(f"user      {st['user']}   log {st['log']}")
 
 # %% ../nbs/16_cli.ipynb #ac4afbd9
-def _print_write(w, prompt: bool):
+def _print_write(w, prompt: bool, shown=str):
     "What the background writer did with one turn's facts (printed from its thread; the prompt shown again)."
-    out = [f"  [corrected] {a}  =>  {b}" for a, b in w.corrected]
-    out += [f"  [remembered] {f}" for f in w.injected if f not in w.not_recalled and not any(f == b for _, b in w.corrected)]
-    out += [f"  [already known] {f}" for f in w.known]
-    out += [f"  [couldn't store that yet] {f} (tried twice, the model does not recall it; /facts lists it as not recalled)" for f in w.not_recalled]
+    out = [f"  [corrected] {shown(a)}  =>  {shown(b)}" for a, b in w.corrected]
+    out += [f"  [remembered] {shown(f)}" for f in w.injected if f not in w.not_recalled and not any(f == b for _, b in w.corrected)]
+    out += [f"  [already known] {shown(f)}" for f in w.known]
+    out += [f"  [couldn't store that yet] {shown(f)} (tried twice, the model does not recall it; /facts lists it as not recalled)" for f in w.not_recalled]
     if w.error: out.append(f"  [couldn't store] {'; '.join(str(f) for f in w.facts)}: {w.error}")
     for kind, rep in w.events: out.append(f"  [automatic {kind}]" + (f"\n{rep}" if kind == 'sleep' else f" recall {rep.recall:.2f}"))
     print('\n' + '\n'.join(out) + ('\nyou> ' if prompt else ''), end='' if prompt else '\n', flush=True)
@@ -90,7 +90,7 @@ def repl(cfg: Config, stdin=None, auto_sleep: bool | None = None) -> int:
     auto = cfg.health.auto_sleep if auto_sleep is None else auto_sleep
     s = Session(open_memory(cfg), inject='background', auto_sleep=auto, progress=SleepBar())
     waiting = [False]
-    s.on_write.append(lambda w: _print_write(w, waiting[0]))
+    s.on_write.append(lambda w: _print_write(w, waiting[0], s.people.shown))
     if s.pending: print(f"resuming {len(s.pending)} unfinished write(s) of an earlier session", flush=True)
     print(f"sleeping-llm chat: {len(s.mem.ledger.facts())} facts remembered. Type a message; /help for commands, /quit to leave.", flush=True)
     if lost := s.mem.ledger.lost():
@@ -119,7 +119,7 @@ def repl(cfg: Config, stdin=None, auto_sleep: bool | None = None) -> int:
                 elif cmd == '/status': print_status(s.status())
                 elif cmd == '/facts':
                     rows = s.mem.ledger.fact_health()
-                    print('\n'.join(f"  {r['fact']}  ({'not recalled' if r['health'] == 'degraded' else 'recalled' if r['health'] == 'healthy' else 'unchecked'}"
+                    print('\n'.join(f"  {s.people.shown(str(r['fact']))}  ({'not recalled' if r['health'] == 'degraded' else 'recalled' if r['health'] == 'healthy' else 'unchecked'}"
                                      f", edit {r['edit_id']})" for r in rows) or '  (nothing yet)')
                 elif cmd == '/nap': au = s.nap(); print(f"nap: recall {au.recall:.2f} on {len(au.facts)} recent facts, {len(au.degraded)} degraded edits")
                 elif cmd == '/sleep': print(s.sleep())
@@ -128,7 +128,7 @@ def repl(cfg: Config, stdin=None, auto_sleep: bool | None = None) -> int:
             else:
                 if len(line) > 2000: print(f"(long message: {len(line):,} characters; the model reads the first part, the log keeps it all)")
                 print('model> ', end='', flush=True)
-                _print_turn(s.turn(line, streamer=_Streamer(s.lm.tokenizer)), streamed=True); print(end='', flush=True)
+                _print_turn(s.turn(line, streamer=_Streamer(s.lm.tokenizer)), streamed=True, shown=s.people.shown); print(end='', flush=True)
         except KeyboardInterrupt:
             if getattr(s.progress, 'bar', None) is not None: s.progress.bar.close(); s.progress.bar = None   # a sleep's bar
             print('\n(interrupted: the reply so far is above, nothing half-written is kept; /quit to leave)')
@@ -239,7 +239,7 @@ def demo(cfg: Config, args, out_dir: Path | None = None) -> dict:
     t0 = T(); mem = open_memory(dcfg, lm, home); secs['covariance'] = T() - t0
     s = Session(mem, progress=SleepBar()); t0 = T(); stated = corr = 0
     for u in DEMO_TURNS:
-        print(f"you> {u}", flush=True); t = s.turn(u); _print_turn(t)
+        print(f"you> {u}", flush=True); t = s.turn(u); _print_turn(t, shown=s.people.shown)
         stated += len(t.facts); corr += len(t.corrected)
     secs['conversation'] = T() - t0
     print("[3/4] sleep", flush=True)

@@ -265,9 +265,9 @@ class Edit:
         "Bytes of the factors U and V."
         return sum(t.numel() * t.element_size() for d in (self.U, self.V) for t in d.values())
     def then(self, top: 'Edit') -> 'Edit':
-        "This edit followed by `top` (computed on weights that hold this one), as one edit of the same facts: ΔW = UVᵀ + U'V'ᵀ; its keys, `top`'s targets."
+        "This edit followed by `top` (computed on weights that hold this one), as one edit of the same facts: ΔW = UVᵀ + U'V'ᵀ; `top`'s keys and targets."
         return replace(top, U={l: torch.cat([self.U[l], top.U[l]], 1) for l in self.U}, V={l: torch.cat([self.V[l], top.V[l]], 1) for l in self.V},
-                       keys=self.keys, stats=dict(top.stats, first=self.stats))
+                       stats=dict(top.stats, first=self.stats))
 
 class EditedWeights:
     "Owns the edited down-projections: W = W₀ + Σ scaleᵢ·UᵢVᵢᵀ, rebuilt from the base copy in a fixed order."

@@ -192,6 +192,11 @@ class People:
         "The user's subject (current or former) that `subject` is or belongs to (\"Anonymous's dog\" → 'Anonymous'); else None."
         return next((s for s in [self.user, *self.former] if subject == s or subject.startswith(s + "'s ")), None)
 
+    def shown(self, fact: str) -> str:
+        "A fact as the user reads it: under what they are called ('Anonymous works as a → baker' → 'James works as a → baker')."
+        o = next((s for s in [self.user, *self.former] if fact.startswith((s + ' ', s + "'s "))), None)
+        return self.called + fact[len(o):] if o and self.called else fact
+
     def also(self, subject: str) -> list[str]:
         "`subject`, and if it is the user's, the same under each former subject ('Zoë's dog', \"Anonymous's dog\")."
         o = self.owner(subject)

@@ -112,7 +112,7 @@ class Turn:
 # %% ../nbs/10_wake.ipynb #c713f414
 def saved_people(path: Path) -> People:
     "Who the user is and whom they named (`{\"name\": ..., \"kin\": {\"sister\": \"Ines\"}}` in `path`); a damaged file is one clear error."
-    if not path.exists(): return People()
+    if not path.exists(): return People(former=[LEGACY])                      # a wave-1 home may hold 'The user' facts without a file
     try:
         d = json.loads(path.read_text(encoding='utf-8'))
         name, kin, former = d['name'], d.get('kin', {}), d.get('former', [LEGACY])      # a wave-1 file: 'The user' was theirs
@@ -124,7 +124,7 @@ def saved_people(path: Path) -> People:
         raise ConfigError(f"{path} is damaged ({type(e).__name__}: {str(e)[:80]}): it should hold {{\"name\": \"your name\"}}; "
                           "fix it, or delete it to be asked your name again (no memory is kept there)") from None
     subject, name = (NAMELESS if nameless(normal_text(x)) else normal_text(x) for x in (subject, name))
-    return People(subject, {k: normal_text(v) for k, v in kin.items()}, former=[normal_text(x) for x in former if normal_text(x) != subject],
+    return People(subject, {k: normal_text(v) for k, v in kin.items()}, former=list(dict.fromkeys(normal_text(x) for x in former if normal_text(x) not in (subject, *kin.values()))),
                   name=None if nameless(name) else name)
 
 # %% ../nbs/10_wake.ipynb #1759256f

@@ -190,11 +190,14 @@ class People:
 
     def owner(self, subject: str) -> str | None:
         "The user's subject (current or former) that `subject` is or belongs to (\"Anonymous's dog\" → 'Anonymous'); else None."
-        return next((s for s in [self.user, *self.former] if subject == s or subject.startswith(s + "'s ")), None)
+        return self._mine(subject + "'s ", ("'s ",))            # itself, or a thing of it
+
+    def _mine(self, text: str, after) -> str | None:      # the user's subject (current or former) that `text` begins with, then one of `after`
+        return next((s for s in [self.user, *self.former] if text.startswith(tuple(s + a for a in after))), None)
 
     def shown(self, fact: str) -> str:
         "A fact as the user reads it: under what they are called ('Anonymous works as a → baker' → 'James works as a → baker')."
-        o = next((s for s in [self.user, *self.former] if fact.startswith((s + ' ', s + "'s "))), None)
+        o = self._mine(fact, (' ', "'s "))
         return self.called + fact[len(o):] if o and self.called else fact
 
     def also(self, subject: str) -> list[str]:

@@ -16,7 +16,7 @@ from .integrity import live, trial    # Stage.live, Stage.trial
 from .memory import Memory
 
 # %% auto #0
-__all__ = ['layer_outputs', 'consolidation_targets', 'consolidation_lambda', 'weighted', 'consolidate']
+__all__ = ['layer_outputs', 'consolidation_targets', 'consolidation_lambda', 'weighted', 'joint_solver', 'consolidate']
 
 # %% ../nbs/07a_consolidate.ipynb #075de7e7
 def layer_outputs(lm: Backend, facts: list[Fact], L: int, batch: int = 64) -> torch.Tensor:
@@ -73,10 +73,10 @@ def weighted(solver,                # a `memit` solver: 'woodbury', 'direct' or 
         return A * s.to(A.dtype)
     return solve
 
-def _solver(mem: Memory, n: int):
-    s, lam = mem.cfg.sleep, consolidation_lambda(mem.cfg, n)
-    if s.null_space_energy > 0: return NullSpaceSolver(mem.cov, lam, None, s.null_space_energy)
-    return 'direct' if n > mem.lm.d_ff else 'woodbury'
+def joint_solver(cfg: Config, cov: Covariance, n: int, d_ff: int):
+    "The solver of a joint solve of `n` facts: the preserved-knowledge projection if `sleep.null_space_energy` > 0, else Woodbury's N×N form or, past d_ff facts, the direct one."
+    if cfg.sleep.null_space_energy > 0: return NullSpaceSolver(cov, consolidation_lambda(cfg, n), None, cfg.sleep.null_space_energy)
+    return 'direct' if n > d_ff else 'woodbury'
 
 def consolidate(mem: Memory,         # the memory (its edits applied)
                 rows: list[dict],    # every live fact row, with 'ok' (recalled now), e.g. `audit(mem).facts`
@@ -91,7 +91,7 @@ def consolidate(mem: Memory,         # the memory (its edits applied)
     lam = consolidation_lambda(mem.cfg, len(facts))
     for k in range(rounds + 1):
         if progress: progress('maintain', dict(consolidating=len(facts), round=k + 1))
-        e = memit(mem.lm, facts, mem.cov, dataclasses.replace(m, lambda_reg=lam), solver=weighted(_solver(mem, len(facts)), w, mem.cov, lam), targets=T)
+        e = memit(mem.lm, facts, mem.cov, dataclasses.replace(m, lambda_reg=lam), solver=weighted(joint_solver(mem.cfg, mem.cov, len(facts), mem.lm.d_ff), w, mem.cov, lam), targets=T)
         def check():                                              # on the candidate's weights
             ok = recall(mem.lm, facts, quick=True)
             missed = [i for i, o in enumerate(ok) if not o]

@@ -15,7 +15,7 @@ from .memit import ends_word, logits_at
 # %% auto #0
 __all__ = ['FLUENCY_PROMPTS', 'QUESTIONS', 'complete', 'begins_with', 'object_budget', 'mentions', 'completions', 'answered',
            'recall', 'ngram_entropy', 'fluency', 'neighbourhood_baseline', 'evaluate', 'base_metrics', 'said',
-           'known_prompts', 'still_known', 'load_neighbourhood', 'question', 'chat_recall', 'machine']
+           'known_prompts', 'still_known', 'load_neighbourhood', 'answer_margins', 'question', 'chat_recall', 'machine']
 
 # %% ../nbs/04_evaluate.ipynb #1bc9051a
 def complete(lm: Backend, prompts: list[str], max_new_tokens: int = 8, batch: int = 32) -> list[str]:
@@ -123,6 +123,19 @@ def still_known(lm: Backend, known: list[dict]) -> list[bool]:
 def load_neighbourhood(path: Path | None = None) -> list[dict]:
     "The stored neighbourhood set: prompts the embedded model answers correctly, with `expected` and its answer `base`."
     return json.loads(Path(path or DATA/'facts'/'neighbourhood.json').read_text())['known']
+
+# %% ../nbs/04_evaluate.ipynb #1f76a5a9
+def answer_margins(lm: Backend, pairs: list[tuple[str, str]],  # (prompt, answer) pairs
+                   batch: int = 64) -> torch.Tensor:
+    "Per (prompt, answer), from one teacher-forced pass: log p of the answer's first token minus the best other token's."
+    if not pairs: return torch.zeros(0)
+    out = []
+    for b in range(0, len(pairs), batch):
+        part = [(lm.tokenizer(p)['input_ids'], object_ids(lm.tokenizer, o)[0]) for p, o in pairs[b:b + batch]]
+        lp = torch.log_softmax(logits_at(lm, [p for p, _ in part], [(i, len(p) - 1) for i, (p, _) in enumerate(part)]).float(), -1)
+        a = torch.tensor([t for _, t in part]); mine = lp[torch.arange(len(part)), a]
+        out.append(mine - lp.scatter(1, a[:, None], float('-inf')).max(1).values)
+    return torch.cat(out)
 
 # %% ../nbs/04_evaluate.ipynb #aa54e54a
 QUESTIONS = {'instrument': 'What instrument does {} play?', 'colour': "What is {}'s favourite colour?",

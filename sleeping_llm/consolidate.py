@@ -73,9 +73,9 @@ def weighted(solver,                # a `memit` solver: 'woodbury', 'direct' or 
         return A * s.to(A.dtype)
     return solve
 
-def joint_solver(cfg: Config, cov: Covariance, n: int, d_ff: int):
-    "The solver of a joint solve of `n` facts: the preserved-knowledge projection if `sleep.null_space_energy` > 0, else Woodbury's N×N form or, past d_ff facts, the direct one."
-    if cfg.sleep.null_space_energy > 0: return NullSpaceSolver(cov, consolidation_lambda(cfg, n), None, cfg.sleep.null_space_energy)
+def joint_solver(cfg: Config, cov: Covariance, lam: float, n: int, d_ff: int):
+    "The solver of a joint solve of `n` facts with λ `lam`: the preserved-knowledge projection if `sleep.null_space_energy` > 0, else Woodbury's N×N form or, past d_ff facts, the direct one."
+    if cfg.sleep.null_space_energy > 0: return NullSpaceSolver(cov, lam, None, cfg.sleep.null_space_energy)
     return 'direct' if n > d_ff else 'woodbury'
 
 def consolidate(mem: Memory,         # the memory (its edits applied)
@@ -91,7 +91,7 @@ def consolidate(mem: Memory,         # the memory (its edits applied)
     lam = consolidation_lambda(mem.cfg, len(facts))
     for k in range(rounds + 1):
         if progress: progress('maintain', dict(consolidating=len(facts), round=k + 1))
-        e = memit(mem.lm, facts, mem.cov, dataclasses.replace(m, lambda_reg=lam), solver=weighted(joint_solver(mem.cfg, mem.cov, len(facts), mem.lm.d_ff), w, mem.cov, lam), targets=T)
+        e = memit(mem.lm, facts, mem.cov, dataclasses.replace(m, lambda_reg=lam), solver=weighted(joint_solver(mem.cfg, mem.cov, lam, len(facts), mem.lm.d_ff), w, mem.cov, lam), targets=T)
         def check():                                              # on the candidate's weights
             ok = recall(mem.lm, facts, quick=True)
             missed = [i for i, o in enumerate(ok) if not o]

@@ -59,8 +59,9 @@ def consolidation_targets(mem: Memory,       # the memory
 
 # %% ../nbs/07a_consolidate.ipynb #dcb908d9
 def consolidation_lambda(cfg: Config, n: int) -> float:
-    "λ of a joint solve of `n` facts: max(memit.lambda_reg, sleep.lambda_per_fact × n) (see above)."
-    return max(cfg.memit.lambda_reg, cfg.sleep.lambda_per_fact * n)
+    "λ of a joint solve of `n` facts: max(memit.lambda_reg, sleep.lambda_per_fact × n), at most sleep.lambda_max (see above)."
+    lam = max(cfg.memit.lambda_reg, cfg.sleep.lambda_per_fact * n)
+    return min(lam, max(cfg.memit.lambda_reg, cfg.sleep.lambda_max)) if cfg.sleep.lambda_max > 0 else lam
 
 def weighted(solver,                # a `memit` solver: 'woodbury', 'direct' or f(layer, K) -> A
              w: torch.Tensor,       # one weight per fact (the first len(w) columns of K; others weigh 1)

@@ -127,8 +127,10 @@ def load_neighbourhood(path: Path | None = None) -> list[dict]:
 # %% ../nbs/04_evaluate.ipynb #1f76a5a9
 def answer_margins(lm: Backend, pairs: list[tuple[str, str]],  # (prompt, answer) pairs
                    batch: int = 64) -> torch.Tensor:
-    "Per (prompt, answer), from one teacher-forced pass: log p of the answer's first token minus the best other token's."
+    "Per (prompt, answer), from one teacher-forced pass: log p of the answer's first token minus the best other token's (the first token only: an answer whose first token says little, a bare space, is measured by it all the same)."
     if not pairs: return torch.zeros(0)
+    empty = [o for _, o in pairs if not object_ids(lm.tokenizer, o)]
+    if empty: raise ValueError(f"answer_margins: {empty[0]!r} has no tokens")
     out = []
     for b in range(0, len(pairs), batch):
         part = [(lm.tokenizer(p)['input_ids'], object_ids(lm.tokenizer, o)[0]) for p, o in pairs[b:b + batch]]

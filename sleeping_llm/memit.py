@@ -333,7 +333,7 @@ def memit(lm: Backend,                   # the model (its weights are left as th
         with torch.enable_grad(): v_star, h_init, vstats = compute_targets(lm, facts, L, templates, m, anchors, pause)
     t['targets'] = time.perf_counter() - t0; t0 = time.perf_counter()
     rows = key_rows(lm, facts, templates, m.key_position)
-    raw = [b for b in range(len(rows.lens)) if rows.weight[b] >= 0.5]      # the bare prompt of each fact
+    raw = list(range(0, len(rows.lens), len(templates)))      # the bare prompt of each fact (`key_rows`: fact-major, '{}' first)
     saved = {l: lm.read_down(l) for l in layers}
     U, V, keys = {}, {}, {}
     with weights_lock(lm):             # the weights change for a moment, layer by layer: no reply may run meanwhile

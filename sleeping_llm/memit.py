@@ -339,13 +339,11 @@ def memit(lm: Backend,                   # the model (its weights are left as th
     with weights_lock(lm):             # the weights change for a moment, layer by layer: no reply may run meanwhile
         try:
             with torch.no_grad():
-                ids = rows.ids[:, :max(rows.subj) + 1]     # causal: no key reads a token after the last key position
-                h, _ = lm.run_layers(lm.embed(ids), 0, layers[0])
+                h, _ = lm.run_layers(lm.embed(rows.ids), 0, layers[0])
                 for i, l in enumerate(layers):
-                    _, ks = lm.run_layers(h, l, l + 1, want_keys=(l,))                     # every row's key at layer l
-                    out, _ = lm.run_layers(h[torch.tensor(raw).to(h.device)], l, L + 1)      # h_L: the bare prompts only
+                    out, ks = lm.run_layers(h, l, L + 1, want_keys=(l,))
                     K = gather_rows(ks[l], rows, len(facts)).float().cpu()                    # N × d_ff
-                    h_L = out[torch.arange(len(raw)), torch.tensor([rows.subj[b] for b in raw])].float().cpu()  # N × d
+                    h_L = out[torch.tensor(raw), torch.tensor([rows.subj[b] for b in raw])].float().cpu()  # N × d
                     R = m.residual_scale * (v_star - h_L) / (len(layers) - i)
                     Kt = K.T
                     if m.prompt_rows:        # the prompt's other tokens: extra columns of K with target 0 (soft)

@@ -277,8 +277,8 @@ def result_files(folder: Path) -> list[Path]:
 def results_md(root: Path, site: Path, max_chars: int = 20_000) -> str:
     "The results page for the files under `RESULT_DIRS` of `root`; the files are copied to `site/results/`."
     root, site = Path(root).resolve(), Path(site)
-    out = ['---', 'title: Results', '---', '', '# Results', '',
-           '> What the experiments (`data/results/`) and benchmarks (`data/bench/`) wrote, as of this build.', '']
+    out = ['---', 'title: Results', '---', '', '# Results', '']      # the table first: with a figure, the first screen
+    about = 'What the experiments (`data/results/`) and benchmarks (`data/bench/`) wrote, as of this build.'
     groups: dict[str, list[Path]] = {}
     for d in RESULT_DIRS:
         if (root/d).is_dir():
@@ -289,7 +289,7 @@ def results_md(root: Path, site: Path, max_chars: int = 20_000) -> str:
     summary = root/RESULT_DIRS[0]/'README.md'                       # a written summary of the results, if there is one
     if not groups:
         if summary.is_file(): out += [summary.read_text(encoding='utf-8').strip(), '']
-        return '\n'.join(out + ['No results yet: experiments write them to `data/results/`, benchmarks to `data/bench/`.', ''])
+        return '\n'.join(out + [about, '', 'No results yet: experiments write them to `data/results/`, benchmarks to `data/bench/`.', ''])
     out += ['| results | figures | data files | seeds | measured |', '|---|---|---|---|---|']
     for g, files in groups.items():
         imgs = sum(p.suffix.lower() in IMAGE_KINDS for p in files)
@@ -299,7 +299,7 @@ def results_md(root: Path, site: Path, max_chars: int = 20_000) -> str:
         imgs = [p for p in files if p.suffix.lower() in IMAGE_KINDS]
         if imgs: out += [f'### {g}', ''] + [f'![{p.name}]({url(p)})\n' for p in imgs]
     if summary.is_file(): out += [summary.read_text(encoding='utf-8').strip(), '']
-    out += ['## Raw data', '', 'Each file folded: click to open it; the link is the whole file.', '']
+    out += ['## Raw data', '', about + ' Each file folded: click to open it; the link is the whole file.', '']
     for g, files in groups.items():
         for p in (p for p in files if p.suffix.lower() == '.json'):
             rel = p.relative_to(root).as_posix()

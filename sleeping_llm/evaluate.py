@@ -129,7 +129,7 @@ def answer_margins(lm: Backend, pairs: list[tuple[str, str]],  # (prompt, answer
                    batch: int = 64) -> torch.Tensor:
     "Per (prompt, answer), from one teacher-forced pass: log p of the answer's first token minus the best other token's (the first token only: an answer whose first token says little, a bare space, is measured by it all the same)."
     if not pairs: return torch.zeros(0)
-    empty = [o for _, o in pairs if not object_ids(lm.tokenizer, o)]
+    empty = [o for _, o in pairs if not o.strip() or not object_ids(lm.tokenizer, o)]
     if empty: raise ValueError(f"answer_margins: {empty[0]!r} has no tokens")
     out = []
     for b in range(0, len(pairs), batch):

@@ -33,7 +33,7 @@ QUESTIONS = _compiled(CATALOGUE)
 OPEN_ASKS = [(True, re.compile(ask_regex(r"what(?:'s| is| are) {p} (?P<thing>[\w ]+?) (?:called|named)"), re.I)),
              (True, re.compile(ask_regex(r"what(?:'s| is) {p} (?P<thing>[\w ]+?)'s name"), re.I)),
              (True, re.compile(ask_regex(r"who(?:'s| is) (?P<p>my|our) (?P<thing>" + '|'.join(KIN) + ")"), re.I)),
-             (False, re.compile(ask_regex(r"what(?:'s| is| are) {p} (?P<fav>fav(?:ou?)?rite |fave )(?P<thing>[\w ]+?)"), re.I)),
+             (False, re.compile(ask_regex(r"(?:what|who)(?:'s| is| are| was| were) {p} (?P<fav>favourite )(?P<thing>[\w ]+?)"), re.I)),
              (None, re.compile(ask_regex(r"what do(?:es)? {n} (?P<verb>[a-z]+)"), re.I))]
 
 def _who(word: str, people: People) -> str | None:
@@ -51,7 +51,7 @@ def _who(word: str, people: People) -> str | None:
     return ' '.join(_title(x) for x in w.split())
 
 TEXTING = ((r"[^\w\s'?!.,-]+", ' '), (r"\b(what|where|who|how)s\b", r"\1's"), (r"\bwh?[ao]t\b", 'what'), (r"\bwhere'd\b", 'where did'), (r"\bu\b", 'you'),
-           (r"\bur\b", 'your'), (r"\br\b", 'are'), (r"\b(my|our|his|her) (\w*[^\Ws])s (name|called)\b", r"\1 \2's \3"))
+           (r"\bur\b", 'your'), (r"\bfav(?:ou?rite|orite|e|s)?\b", 'favourite'), (r"\br\b", 'are'), (r"\b(my|our|his|her) (\w*[^\Ws])s (name|called)\b", r"\1 \2's \3"))
 
 def _questions(text: str, strict: bool = False):
     """Each question in `text`, made regular: lower case, texting spelled out ('whats my dogs name' → "what's my dog's

@@ -22,7 +22,7 @@ def _alts(phrases) -> str:
 INSIDE = r'\s+(?:(?:now|still|currently|actually|also|really|just|recently|finally)\s+)?'   # 'I live now in', 'has recently taken up the'
 
 KIN_NAMED = re.compile(rf"(?:(?<![\w'])(?P<my>my|our)\s+|^)(?:(?:{'|'.join(KIN_ADJ)})\s+)?(?P<kin>{'|'.join(KIN)})\s*[,:]?\s+(?P<name>{WORD}(?:\s+{WORD})?)", re.I)
-POSSESSIVE = re.compile(rf"(?<![\w'])(?P<poss>my|our|his|her|{WORD}'s|{WORD}s')\s+(?P<fav>(?:(?:absolute|all-time|very)\s+)?(?:favou?rite|fave)\s+)?(?P<thing>{WORD}(?:\s+{WORD})?),?\s+(?:is|are|was)\s+(?P<named>(?:called|named)\s+)?", re.I)
+POSSESSIVE = re.compile(rf"(?<![\w'])(?P<poss>my|our|his|her|{WORD}'s|{WORD}s')\s+(?P<fav>(?:(?:absolute|all-time|very)\s+)?(?:favou?rite|fave|fav)\s+)?(?P<thing>{WORD}(?:\s+{WORD})?),?\s+(?:is|are|was)\s+(?P<named>(?:called|named)\s+)?", re.I)
 OPEN_VERB = re.compile(r"(?<![\w'])(?:I|i)\s+(?:(?:" + '|'.join(ADVERBS) + r")\s+)*(?P<verb>[a-z]+)\s+(?=\S)")
 HAS_KIN = re.compile(rf"(?<![\w'])(?P<who>I|i|{WORD})\s+(?:have|has)\s+(?:got\s+)?(?:also\s+)?(?:an?|one)\s+(?P<mid>(?:[\w-]+\s+){{0,2}}?)(?P<kin>[\w-]+)\s+(?:called|named)\s+(?=\S)")
 A_PET = re.compile(rf"(?<![\w'])(?:an?|one)\s+(?P<mid>(?:[\w-]+\s+){{0,3}}?)(?P<kin>{'|'.join(ANIMALS)})\s+(?:called|named)\s+(?=\S)", re.I)   # 'my companion, a stout spaniel named …'

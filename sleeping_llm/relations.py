@@ -36,6 +36,7 @@ class Relation:
     examples: tuple = ()      # objects it is known to take (documentation and tests; any other is accepted)
     where: str = ''           # the relation that a capitalised place after the object states too: 'a nurse in Leeds' (job, then city)
     cues: tuple = ()          # words a question about it tends to use when no `asks` pattern fits ('town', 'living'): notebook 09a
+    skip: tuple = ()          # words before the object that are not part of it: 'an old Škoda' is a 'Škoda'
 
 IRREGULAR = {'am': 'is', 'have': 'has', 'do': 'does', 'go': 'goes', 'was': 'was', 'were': 'was'}
 PAST = {'grew', 'was', 'got', 'came', 'went', 'learnt', 'did', 'had', 'just', 'married', 'made', 'took', 'began', 'became', 'left'}
@@ -252,6 +253,7 @@ def object_after(text: str, r: Relation) -> str | None:
     if r.object == 'word':
         while words and words[0].lower() in ('a', 'an', 'the', 'some'): words.pop(0)
     elif words and words[0].lower() in ('a', 'an'): return None             # 'work at a bakery': no place or name
+    while len(words) > 1 and words[0].lower() in r.skip: words.pop(0)        # 'a battered old Škoda'
     out = []
     for i, w in enumerate(words):
         lw = w.lower()

@@ -55,7 +55,7 @@ def _clause_start(s: str, at: int) -> int:
     return starts[-1] if starts else max(0, at - 300)
 
 SHARED, PRONOUN = re.compile(r"(?:,|\band)\s*$", re.I), re.compile(r"\b(?:he|she)\s*$", re.I)   # '…, works as' / '… and she lives'
-DROPPED = ('city', 'hometown', 'birthplace', 'job', 'employer')   # said without "I" at a sentence's start: 'moved to Sanok last year'
+DROPPED = ('city', 'hometown', 'birthplace', 'job', 'employer', 'learning')   # said without "I" at a sentence's start: 'moved to Sanok last year'
 OPENING = re.compile(r"^(?:(?:oh|and|so|but|well|also|now|currently|actually|just|still|anyway|ok|okay|btw|lol)[,!]?\s+)*$", re.I)
 NAMED_AFTER = re.compile(r"(?:an?|the)\s+(?:[\w'-]+\s+){0,3}?(?:called|named)\s+", re.I)     # 'my dog is a old greyhound called biscotti'
 LOWER_NAME = re.compile(rf"({WORD})(?:\s+(says|said|is|was|has|had|keeps|kept|loves|likes|hates|sleeps|lives|works|plays|goes|gets|thinks|wants)\b|\s*[,.!]|\s*$)")

@@ -243,8 +243,9 @@ def _play_chat(mem, script, unwritable):
     return dict(turns=turns, n_turns=len(turns), facts_stated=sum(len(x['facts']) for x in turns),
                 first_token_median_s=med([x['first_token_s'] for x in turns]),
                 reply_median_s={'fact turns': med([x['reply_s'] for x in fact_turns]), 'other turns': med([x['reply_s'] for x in talk])},
-                write_median_s=med([w.seconds / max(1, len(w.facts)) for w in writes if w.state == 'done']),
-                writes=[dict(facts=[str(f) for f in w.facts], state=w.state, seconds=w.seconds, not_recalled=w.not_recalled,
+                write_median_s=med([(w.seconds - w.paused) / max(1, len(w.facts)) for w in writes if w.state == 'done']),   # per fact, the writer's own time
+                write_wall_median_s=med([w.seconds / max(1, len(w.facts)) for w in writes if w.state == 'done']),   # with its waits for replies
+                writes=[dict(facts=[str(f) for f in w.facts], state=w.state, seconds=w.seconds, paused=w.paused, not_recalled=w.not_recalled,
                              error=w.error, events=[k for k, _ in w.events]) for w in writes],
                 automatic_sleeps=auto.count('sleep'), automatic_naps=auto.count('nap'),
                 closing_sleep_s=closing_s, closing_sleep_seconds=closing.seconds,

@@ -15,8 +15,8 @@ from .covariance import Covariance
 # %% auto #0
 __all__ = ['PREFIX_SEEDS', 'SAID_MAX_COS', 'solve_direct', 'm_inv', 'solve_woodbury', 'as_solver', 'subject_last_index',
            'key_index', 'context_templates', 'key_rows', 'gather_rows', 'ends_word', 'logits_at', 'word_ends',
-           'as_anchor', 'compute_targets', 'Edit', 'EditedWeights', 'check_facts', 'memit', 'said_keys', 'preserving',
-           'object_nll']
+           'as_anchor', 'Waited', 'compute_targets', 'Edit', 'EditedWeights', 'check_facts', 'memit', 'said_keys',
+           'preserving', 'object_nll']
 
 # %% ../nbs/03_memit.ipynb #25ae7741
 def solve_direct(C: torch.Tensor, K: torch.Tensor, lam: float) -> torch.Tensor:
@@ -168,6 +168,11 @@ def as_anchor(a: Fact, subjects) -> Fact | None:
             return Fact(s, a.prompt.replace('{}', '{}' + rest, 1), a.object, relation=a.relation, id=a.id)
     return None
 
+class Waited:
+    "A `pause` for `compute_targets` that counts the seconds it waited: `Waited(event.wait)`, then `.seconds`."
+    def __init__(self, wait): self.wait, self.seconds = wait, 0.0
+    def __call__(self): t = time.perf_counter(); self.wait(); self.seconds += time.perf_counter() - t
+
 def compute_targets(lm: Backend,                  # the model
                     facts: list[Fact],            # the facts to write (several may share a subject)
                     L: int,                       # the layer at whose output δ is added (the last edited one)
@@ -210,12 +215,20 @@ def compute_targets(lm: Backend,                  # the model
     fact_of_tok = torch.tensor([row_fact[b] for b in r_idx])
     nll_f = torch.zeros(na)
     last, ends = torch.tensor(last, dtype=torch.bool), ends_word(lm.tokenizer)
+    on, lp = None, None                                          # the rows run: those of the subjects not done yet
     for step in range(m.v_steps):
         if pause is not None: pause()
         cot = torch.zeros(len(at[0]), kl0.shape[-1])             # ∂loss/∂log p: -w at target tokens, -β p₀ on the essence
         cot[torch.arange(nt), tok_ids] = -w_nll * active[group_of_tok]
         cot[nt:] = -m.v_kl_factor * p0 * active[:, None]
-        lp, g_rows = lm.upper_log_probs(up, delta.detach()[owner], at, cot)
+        if on is None or not torch.equal(on, active[owner]):     # a subject is done: its rows are not run again
+            on = active[owner]; idx = on.nonzero()[:, 0]; tok = on[at[0]]
+            sub = up if on.all() else up.only(idx.tolist())
+            at_on = (torch.full((B,), -1).index_copy(0, idx, torch.arange(len(idx)))[at[0][tok]], at[1][tok])
+        lp_on, g_on = lm.upper_log_probs(sub, delta.detach()[owner[idx]], at_on, cot[tok])
+        if lp is None: lp = lp_on
+        else: lp[tok] = lp_on                                     # a done subject keeps its last log-probabilities
+        g_rows = torch.zeros(B, delta.shape[1]).index_copy(0, idx, g_on)
         nll_f = torch.zeros(na).index_add(0, fact_of_tok, -lp[torch.arange(nt), tok_ids] * w_nll) * per_group[group]
         nll_g = torch.zeros(ng).scatter_reduce(0, group, nll_f, 'amax', include_self=False)
         done = nll_g < m.v_loss_stop                              # a subject is done when *each* of its facts (and anchors) is

@@ -55,6 +55,10 @@ class MlxUpper:
     def h_subject(self) -> torch.Tensor:
         import mlx.core as mx
         return _th(self.h[mx.arange(len(self.subj)), mx.array(self.subj)])
+    def only(self, rows: list[int]) -> 'MlxUpper':
+        "The same for `rows` alone (see `Upper.only`)."
+        import mlx.core as mx
+        return MlxUpper(self.h[mx.array(rows)], [self.subj[r] for r in rows], self.L)
 
 # %% ../nbs/01b_mlx.ipynb #5ff00499
 class MlxLM:

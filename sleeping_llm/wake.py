@@ -346,7 +346,7 @@ class Write:
     known: list = field(default_factory=list)       # already in the ledger with this value
     not_recalled: list = field(default_factory=list)  # written, but the wake check did not recall them
     error: str = ''
-    seconds: float = 0.0
+    seconds: float = 0.0; paused: float = 0.0       # wall time from the start of writing; of it, waiting while a reply was made
     events: list = field(default_factory=list)      # ('sleep', report) / ('nap', audit) started after this write
 
 @patch
@@ -378,13 +378,13 @@ def _write(self: Session, w: Write):
     with self.write_lock:
         w.state, t0 = 'writing', time.perf_counter()
         try:
-            p = inject(self.mem, w.facts, source=w.source, pause=self.idle.wait)
+            p = inject(self.mem, w.facts, source=w.source, pause=(waited := Waited(self.idle.wait)))
             w.injected, w.known = [str(f) for f in p['new']], [str(f) for f in p['known']]
             w.corrected = [(str(a), str(b)) for a, b in p['corrected']]
             w.not_recalled = [str(f) for f, ok in zip(p.get('written', []), p.get('recalled', [])) if not ok]
             w.state = 'done'
         except Exception as e: w.state, w.error = 'failed', f'{type(e).__name__}: {e}'
-        w.seconds = time.perf_counter() - t0
+        w.seconds, w.paused = time.perf_counter() - t0, waited.seconds
         self.log('inject', write=w.id, new=w.injected, known=w.known, corrected=w.corrected, not_recalled=w.not_recalled,
                  error=w.error, seconds=w.seconds)
         if self.auto_sleep and self.writes.unfinished_tasks <= 1:      # nothing else queued: is a nap or a sleep due?

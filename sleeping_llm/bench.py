@@ -18,9 +18,9 @@ from .sleep import sleep, audit
 from .torch_backend import cpu_flags, bf16_is_fast
 
 # %% auto #0
-__all__ = ['BACKEND_VARIANTS', 'CHAT_SCRIPT', 'bench_edit', 'one_per_subject', 'run_single', 'run_sequential', 'run_batch',
-           'run_overload', 'run_sleep', 'run_protect', 'bench_backends', 'bench_chat', 'run_rare', 'run_ledger_scale',
-           'save', 'main']
+__all__ = ['BACKEND_VARIANTS', 'CHAT_SCRIPT', 'ENGLISH_WORDS', 'bench_edit', 'one_per_subject', 'run_single', 'run_sequential',
+           'run_batch', 'run_overload', 'run_sleep', 'run_protect', 'bench_backends', 'bench_chat', 'run_rare',
+           'run_ledger_scale', 'save', 'main']
 
 # %% ../nbs/14_bench.ipynb #f32ac665
 def bench_edit(lm: Backend,                 # the model
@@ -187,8 +187,10 @@ CHAT_SCRIPT = [
 def _english(text: str) -> bool:
     "Mostly ASCII letters and some common English words: the reply did not drift into another language or letter salad."
     letters = [c for c in text if c.isalpha()]
-    words = set(re.findall(r"[a-z']+", text.lower()))
-    return bool(letters) and sum(c.isascii() for c in letters) / len(letters) > 0.95 and bool(words & {'the', 'a', 'i', 'you', 'is', 'to', 'and', 'it', 'of', 'that'})
+    words = set(re.findall(r"[a-z]+", text.lower()))                 # "I'm" is 'i' and 'm'
+    return bool(letters) and sum(c.isascii() for c in letters) / len(letters) > 0.95 and bool(words & ENGLISH_WORDS)
+
+ENGLISH_WORDS = {'the', 'a', 'i', 'you', 'your', 'is', 'are', 'to', 'and', 'it', 'of', 'that', 'with', 'for', 'in', 'on', 'my', 'me', 'we', 'be', 'so', 'this', 'have'}
 
 def _max_repeats(text: str, n: int = 4) -> int:
     "How often the most repeated run of `n` words occurs in `text`."
@@ -217,15 +219,16 @@ def bench_chat(cfg: Config,
                script: list[str] = CHAT_SCRIPT,   # the user's turns
                home: Path | None = None,          # the memory's home (default: a fresh temporary one)
                unwritable: str | None = 'oud',    # the object of a fact that cannot be written (see `_unwritable`)
+               think_s: float = 6.0,              # the user reads the reply and types the next line (0: at once)
               ) -> dict:
     "Play `script` through a background-writing session on a fresh home; per-turn latencies, writes, sleeps, reply checks."
     from .wake import Session
     mem = open_memory(cfg, home=home or tempfile.mkdtemp(), progress=False)
     undo = _unwritable(unwritable) if unwritable else (lambda: None)
-    try: return _play_chat(mem, script, unwritable)
+    try: return dict(_play_chat(mem, script, unwritable, think_s), think_s=think_s)
     finally: undo()
 
-def _play_chat(mem, script, unwritable):
+def _play_chat(mem, script, unwritable, think_s=0.0):
     from .wake import Session
     s = Session(mem, inject='background', auto_sleep=True); writes = []; s.on_write.append(writes.append)
     turns = []
@@ -234,6 +237,7 @@ def _play_chat(mem, script, unwritable):
         turns.append(dict(user=text, reply=t.reply, facts=t.pending, first_token_s=(st.t or t1) - t0, reply_s=(st.done or t1) - t0,
                           turn_s=t1 - t0, events=t.events,
                           english=_english(t.reply), max_repeat=_max_repeats(t.reply)))
+        time.sleep(think_s)
     s.wait_writes()
     t0 = time.perf_counter(); closing = s.sleep(); closing_s = time.perf_counter() - t0     # the day's work
     t0 = time.perf_counter(); idle = s.sleep(); idle_s = time.perf_counter() - t0           # straight after: nothing to do
@@ -243,8 +247,8 @@ def _play_chat(mem, script, unwritable):
     return dict(turns=turns, n_turns=len(turns), facts_stated=sum(len(x['facts']) for x in turns),
                 first_token_median_s=med([x['first_token_s'] for x in turns]),
                 reply_median_s={'fact turns': med([x['reply_s'] for x in fact_turns]), 'other turns': med([x['reply_s'] for x in talk])},
-                write_median_s=med([(w.seconds - w.paused) / max(1, len(w.facts)) for w in writes if w.state == 'done']),   # per fact, the writer's own time
-                write_wall_median_s=med([w.seconds / max(1, len(w.facts)) for w in writes if w.state == 'done']),   # with its waits for replies
+                write_median_s=med([w.seconds / max(1, len(w.facts)) for w in writes if w.state == 'done']),   # per fact, start to end
+                write_work_median_s=med([(w.seconds - w.paused) / max(1, len(w.facts)) for w in writes if w.state == 'done']),   # less replies' time
                 writes=[dict(facts=[str(f) for f in w.facts], state=w.state, seconds=w.seconds, paused=w.paused, not_recalled=w.not_recalled,
                              error=w.error, events=[k for k, _ in w.events]) for w in writes],
                 automatic_sleeps=auto.count('sleep'), automatic_naps=auto.count('nap'),

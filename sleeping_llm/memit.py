@@ -15,8 +15,8 @@ from .covariance import Covariance
 # %% auto #0
 __all__ = ['PREFIX_SEEDS', 'SAID_MAX_COS', 'solve_direct', 'm_inv', 'solve_woodbury', 'as_solver', 'subject_last_index',
            'key_index', 'context_templates', 'key_rows', 'gather_rows', 'ends_word', 'logits_at', 'word_ends',
-           'as_anchor', 'Waited', 'compute_targets', 'Edit', 'EditedWeights', 'check_facts', 'memit', 'said_keys',
-           'preserving', 'object_nll']
+           'as_anchor', 'compute_targets', 'Edit', 'EditedWeights', 'check_facts', 'memit', 'said_keys', 'preserving',
+           'object_nll']
 
 # %% ../nbs/03_memit.ipynb #25ae7741
 def solve_direct(C: torch.Tensor, K: torch.Tensor, lam: float) -> torch.Tensor:
@@ -167,11 +167,6 @@ def as_anchor(a: Fact, subjects) -> Fact | None:
             rest = a.subject[len(s):].replace('{', '{{').replace('}', '}}')
             return Fact(s, a.prompt.replace('{}', '{}' + rest, 1), a.object, relation=a.relation, id=a.id)
     return None
-
-class Waited:
-    "A `pause` for `compute_targets` that counts the seconds it waited: `Waited(event.wait)`, then `.seconds`."
-    def __init__(self, wait): self.wait, self.seconds = wait, 0.0
-    def __call__(self): t = time.perf_counter(); self.wait(); self.seconds += time.perf_counter() - t
 
 def compute_targets(lm: Backend,                  # the model
                     facts: list[Fact],            # the facts to write (several may share a subject)
@@ -328,7 +323,7 @@ def memit(lm: Backend,                   # the model (its weights are left as th
           layers=None,                   # override hp.target_layers
           solver='woodbury',             # 'woodbury', 'direct', or `f(layer, K d_ff×N) -> A d_ff×N` (a constrained solve)
           anchors: list[Fact] = (),      # facts about the same subjects, already in the weights, that must still hold
-          pause=None,                    # called between optimisation steps (see `compute_targets`)
+          pause=None,                    # called between optimisation steps and before the update (see `compute_targets`)
           targets: torch.Tensor | None = None,  # N × d, each fact's v* when already known (no optimisation; see notebook 07a)
          ) -> Edit:
     "Compute one MEMIT edit writing `facts` into the down-projections of `layers`; the weights are left unchanged."
@@ -347,8 +342,8 @@ def memit(lm: Backend,                   # the model (its weights are left as th
     t['targets'] = time.perf_counter() - t0; t0 = time.perf_counter()
     rows = key_rows(lm, facts, templates, m.key_position)
     raw = list(range(0, len(rows.lens), len(templates)))      # the bare prompt of each fact (`key_rows`: fact-major, '{}' first)
-    saved = {l: lm.read_down(l) for l in layers}
-    U, V, keys = {}, {}, {}
+    saved, U, V, keys = {l: lm.read_down(l) for l in layers}, {}, {}, {}
+    if pause is not None: pause()      # the update runs the model too, holding the weights: not while a reply is made
     with weights_lock(lm):             # the weights change for a moment, layer by layer: no reply may run meanwhile
         try:
             with torch.no_grad():

@@ -17,8 +17,8 @@ from .core import *
 __all__ = ['BACKEND_API', 'EMBEDDED_PACKAGE', 'EMBEDDED_GGUF', 'PACKAGES', 'SENTENCE_END', 'BACKENDS', 'Backend', 'missing_api',
            'ModelNotFound', 'embedded_gguf', 'file_fingerprint', 'convert_gguf', 'model_folder', 'folder_fingerprint',
            'target_devices', 'BackendUnavailable', 'require', 'Rows', 'padded', 'text_rows', 'PromptCache',
-           'weights_lock', 'Replying', 'generate', 'chat', 'ends_sentence', 'whole_sentences', 'NgramGuard',
-           'reference_texts', 'nll', 'perplexity', 'load_model', 'check_layers']
+           'weights_lock', 'generate', 'chat', 'ends_sentence', 'whole_sentences', 'NgramGuard', 'reference_texts',
+           'nll', 'perplexity', 'load_model', 'check_layers']
 
 # %% ../nbs/01_backends.ipynb #e12897fe
 @runtime_checkable
@@ -49,7 +49,7 @@ class Backend(Protocol):
         "Float logits (B×T×V) of a whole forward pass."
         ...
     def upper_prepare(self, rows, L: int, dtype: str = 'model'):
-        "Run the layers up to `L` once for `rows` (the state `upper_log_probs` starts from)."
+        "Run the layers up to `L` once for `rows`: the state `upper_log_probs` starts from (its `only(rows)`: the same for some rows)."
         ...
     def upper_log_probs(self, up, delta_rows: torch.Tensor, at, cot: torch.Tensor | None = None):
         "Log-probabilities at `at` with δ added at layer L, and with `cot` their VJP with respect to δ."
@@ -222,15 +222,6 @@ class PromptCache:
 def weights_lock(lm: Backend) -> threading.RLock:
     "The lock that keeps a generation and a change of `lm`'s edited weights apart (one per model; a writer thread may edit while another answers)."
     return lm.__dict__.setdefault('_weights_lock', threading.RLock())
-
-class Replying(threading.Event):
-    "Set while no reply is being made (`clear()` as one starts, `set()` as it ends); `busy()`: the seconds spent replying so far."
-    def __init__(self): super().__init__(); self._busy, self._since = 0.0, None; super().set()
-    def clear(self): self._since = time.perf_counter(); super().clear()
-    def set(self):
-        if self._since is not None: self._busy += time.perf_counter() - self._since; self._since = None
-        super().set()
-    def busy(self) -> float: return self._busy + (time.perf_counter() - self._since if self._since is not None else 0.0)
 
 def generate(lm: Backend, prompt: str, max_new_tokens=None, temperature=0.0, **kw) -> str:
     "Continue raw text `prompt` (no chat template). Greedy unless `temperature > 0`."

@@ -190,7 +190,7 @@ def _english(text: str) -> bool:
     words = set(re.findall(r"[a-z]+", text.lower()))                 # "I'm" is 'i' and 'm'
     return bool(letters) and sum(c.isascii() for c in letters) / len(letters) > 0.95 and bool(words & ENGLISH_WORDS)
 
-ENGLISH_WORDS = {'the', 'a', 'i', 'you', 'your', 'is', 'are', 'to', 'and', 'it', 'of', 'that', 'with', 'for', 'in', 'on', 'my', 'me', 'we', 'be', 'so', 'this', 'have'}
+ENGLISH_WORDS = {'the', 'a', 'i', 'you', 'your', 'is', 'are', 'to', 'and', 'it', 'of', 'that', 'with', 'for', 'my', 'we', 'this', 'have'}
 
 def _max_repeats(text: str, n: int = 4) -> int:
     "How often the most repeated run of `n` words occurs in `text`."

@@ -15,8 +15,8 @@ from .covariance import Covariance
 # %% auto #0
 __all__ = ['PREFIX_SEEDS', 'SAID_MAX_COS', 'solve_direct', 'm_inv', 'solve_woodbury', 'as_solver', 'subject_last_index',
            'key_index', 'context_templates', 'key_rows', 'gather_rows', 'ends_word', 'logits_at', 'word_ends',
-           'as_anchor', 'compute_targets', 'Edit', 'EditedWeights', 'check_facts', 'memit', 'said_keys', 'preserving',
-           'object_nll']
+           'as_anchor', 'Waited', 'compute_targets', 'Edit', 'EditedWeights', 'check_facts', 'memit', 'said_keys',
+           'preserving', 'object_nll']
 
 # %% ../nbs/03_memit.ipynb #25ae7741
 def solve_direct(C: torch.Tensor, K: torch.Tensor, lam: float) -> torch.Tensor:
@@ -167,6 +167,11 @@ def as_anchor(a: Fact, subjects) -> Fact | None:
             rest = a.subject[len(s):].replace('{', '{{').replace('}', '}}')
             return Fact(s, a.prompt.replace('{}', '{}' + rest, 1), a.object, relation=a.relation, id=a.id)
     return None
+
+class Waited:
+    "A `pause` for `compute_targets` that counts the seconds it waited: `Waited(event.wait)`, then `.seconds`."
+    def __init__(self, wait): self.wait, self.seconds = wait, 0.0
+    def __call__(self): t = time.perf_counter(); self.wait(); self.seconds += time.perf_counter() - t
 
 def compute_targets(lm: Backend,                  # the model
                     facts: list[Fact],            # the facts to write (several may share a subject)

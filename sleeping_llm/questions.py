@@ -51,7 +51,7 @@ def _who(word: str, people: People) -> str | None:
     return ' '.join(_title(x) for x in w.split())
 
 TEXTING = ((r"[^\w\s'?!.,-]+", ' '), (r"\b(what|where|who|how)s\b", r"\1's"), (r"\bwh?[ao]t\b", 'what'), (r"\bwhere'd\b", 'where did'), (r"\bu\b", 'you'),
-           (r"\bur\b", 'your'), (r"\bfav(?:ou?rite|orite|e|s)?\b", 'favourite'), (r"\br\b", 'are'), (r"\b(my|our|his|her) (\w*[^\Ws])s (name|called)\b", r"\1 \2's \3"))
+           (r"\bur\b", 'your'), (r"\bfav(?:ou?rite|e)?\b", 'favourite'), (r"\br\b", 'are'), (r"\b(my|our|his|her) (\w*[^\Ws])s (name|called)\b", r"\1 \2's \3"))
 
 def _questions(text: str, strict: bool = False):
     """Each question in `text`, made regular: lower case, texting spelled out ('whats my dogs name' → "what's my dog's

@@ -39,7 +39,7 @@ class Relation:
     skip: tuple = ()          # words before the object that are not part of it: 'an old Škoda' is a 'Škoda'
 
 IRREGULAR = {'am': 'is', 'have': 'has', 'do': 'does', 'go': 'goes', 'was': 'was', 'were': 'was'}
-PAST = {'grew', 'was', 'got', 'came', 'went', 'learnt', 'did', 'had', 'just', 'married', 'made', 'took', 'began', 'became', 'left'}
+PAST = {'been', 'grew', 'was', 'got', 'came', 'went', 'learnt', 'did', 'had', 'just', 'married', 'made', 'took', 'began', 'became', 'left'}
 
 def third_person(phrase: str) -> str:
     "The third-person form of a first-person verb phrase: 'live in' → 'lives in', 'am from' → 'is from', 'have a' → 'has a'."
@@ -253,7 +253,7 @@ def object_after(text: str, r: Relation) -> str | None:
     if r.object == 'word':
         while words and words[0].lower() in ('a', 'an', 'the', 'some'): words.pop(0)
     elif words and words[0].lower() in ('a', 'an'): return None             # 'work at a bakery': no place or name
-    while len(words) > 1 and words[0].lower() in r.skip: words.pop(0)        # 'a battered old Škoda'
+    while len(words) > 1 and words[0] in r.skip: words.pop(0)                # 'a battered old Škoda' (not 'a New Beetle')
     out = []
     for i, w in enumerate(words):
         lw = w.lower()

@@ -187,9 +187,9 @@ class Upper:
     def h_subject(self) -> torch.Tensor: return self.h[:, 0].detach().float().cpu()     # h_L at the subject, B×d
     def only(self, rows: list[int]) -> 'Upper':
         "The same for `rows` alone (a target optimisation stops running the rows of subjects that are done)."
-        i = torch.tensor(rows, device=self.h.device); kv = PrefixKV(); kv.record = False
-        kv.kv = {l: (k[i], v[i]) for l, (k, v) in self.cache.kv.items()}
-        return Upper(self.h[i], self.positions[i], self.mask[i], kv, self.L, self.twin)
+        i = torch.tensor(rows); kv = PrefixKV(); kv.record = False        # layers may sit on several devices
+        kv.kv = {l: (k[i.to(k.device)], v[i.to(v.device)]) for l, (k, v) in self.cache.kv.items()}
+        at = i.to(self.h.device); return Upper(self.h[at], self.positions[at], self.mask[at], kv, self.L, self.twin)
 
 @patch
 def upper_prepare(self: TorchLM, rows: Rows, L: int, dtype: str = 'model') -> Upper:

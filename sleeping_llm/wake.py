@@ -154,7 +154,7 @@ class Session:
         self.kv = PromptCache()               # the conversation as read so far: a reply reads only the new turn
         self.lock = threading.RLock()     # one at a time: a turn, a sleep, a nap, a compaction (a turn may sleep)
         self.write_lock = threading.RLock()   # one writer of weights in this session: the background writer or a sleep
-        self.idle = Replying()                # clear while a reply is generated (the writer yields the CPU); its clock: `Write.paused`
+        self.idle = threading.Event(); self.idle.set()   # clear while a reply is generated (the writer yields the CPU)
         self.writes, self.pending, self.on_write, self._writer = queue.Queue(), [], [], None
         self.log('session', model=self.cfg.model.name, ledger=str(mem.ledger.folder), inject=inject, pid=os.getpid())
         if inject == 'background': self.resume()
@@ -346,7 +346,7 @@ class Write:
     known: list = field(default_factory=list)       # already in the ledger with this value
     not_recalled: list = field(default_factory=list)  # written, but the wake check did not recall them
     error: str = ''
-    seconds: float = 0.0; paused: float = 0.0       # wall time from the start of writing; of it, while a reply was made
+    seconds: float = 0.0; paused: float = 0.0       # wall time from the start of writing; of it, waiting for replies
     events: list = field(default_factory=list)      # ('sleep', report) / ('nap', audit) started after this write
 
 @patch
@@ -376,15 +376,15 @@ def _write_loop(self: Session):
 @patch
 def _write(self: Session, w: Write):
     with self.write_lock:
-        w.state, t0, b0 = 'writing', time.perf_counter(), self.idle.busy()
+        w.state, t0, waited = 'writing', time.perf_counter(), Waited(self.idle.wait)   # the reply comes first
         try:
-            p = inject(self.mem, w.facts, source=w.source, pause=self.idle.wait)
+            p = inject(self.mem, w.facts, source=w.source, pause=waited)
             w.injected, w.known = [str(f) for f in p['new']], [str(f) for f in p['known']]
             w.corrected = [(str(a), str(b)) for a, b in p['corrected']]
             w.not_recalled = [str(f) for f, ok in zip(p.get('written', []), p.get('recalled', [])) if not ok]
             w.state = 'done'
         except Exception as e: w.state, w.error = 'failed', f'{type(e).__name__}: {e}'
-        w.seconds, w.paused = time.perf_counter() - t0, self.idle.busy() - b0
+        w.seconds, w.paused = time.perf_counter() - t0, waited.seconds
         self.log('inject', write=w.id, new=w.injected, known=w.known, corrected=w.corrected, not_recalled=w.not_recalled,
                  error=w.error, seconds=w.seconds)
         if self.auto_sleep and self.writes.unfinished_tasks <= 1:      # nothing else queued: is a nap or a sleep due?

@@ -129,11 +129,12 @@ def answer_margins(lm: Backend, pairs: list[tuple[str, str]],  # (prompt, answer
                    batch: int = 64) -> torch.Tensor:
     "Per (prompt, answer), from one teacher-forced pass: log p of the answer's first token minus the best other token's (the first token only: an answer whose first token says little, a bare space, is measured by it all the same)."
     if not pairs: return torch.zeros(0)
-    empty = [o for _, o in pairs if not o.strip() or not object_ids(lm.tokenizer, o)]
+    ids = [(lm.tokenizer(p)['input_ids'], object_ids(lm.tokenizer, o)) for p, o in pairs]      # tokenised once
+    empty = [o for (_, o), (_, a) in zip(pairs, ids) if not o.strip() or not a]
     if empty: raise ValueError(f"answer_margins: {empty[0]!r} has no tokens")
     out = []
     for b in range(0, len(pairs), batch):
-        part = [(lm.tokenizer(p)['input_ids'], object_ids(lm.tokenizer, o)[0]) for p, o in pairs[b:b + batch]]
+        part = [(p, a[0]) for p, a in ids[b:b + batch]]
         lp = torch.log_softmax(logits_at(lm, [p for p, _ in part], [(i, len(p) - 1) for i, (p, _) in enumerate(part)]).float(), -1)
         a = torch.tensor([t for _, t in part]); mine = lp[torch.arange(len(part)), a]
         out.append(mine - lp.scatter(1, a[:, None], float('-inf')).max(1).values)

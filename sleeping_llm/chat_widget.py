@@ -89,7 +89,8 @@ class MessageBox(anywidget.AnyWidget):
       ta.addEventListener('keydown', (e) => {
         e.stopPropagation();
         if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
-          e.preventDefault(); model.send({ event: 'submit', text: ta.value });
+          e.preventDefault(); const text = ta.value; ta.value = '';   // cleared here, not by the kernel's echo (a race)
+          model.set('value', ''); model.save_changes(); model.send({ event: 'submit', text });
         }
       });
       model.on('change:value', () => { if (ta.value !== model.get('value')) ta.value = model.get('value'); });
